@@ -1,0 +1,96 @@
+/**
+ * The configuration model: tenants, their endpoints, the certificates certops manages for them,
+ * the assigned human and policy overrides. Validated by config-schema.ts; loaded by load-config.ts.
+ */
+import type { GateLevel, ActionType } from '../domain/gate-policy';
+
+export interface Contact {
+  name: string;
+  email?: string;
+  webhookUrl?: string;
+}
+
+export interface RenewalPolicyConfig {
+  /** Renew when this many days remain (clamped to the lifetime; see domain/renewal.ts). */
+  renewBeforeDays?: number;
+  /** Renew at this fraction of the lifetime (0 < r < 1). Default 2/3. */
+  renewAtRatio?: number;
+}
+
+export interface TenantPolicy {
+  renewal?: RenewalPolicyConfig;
+  /** Gate level per action type; renew and rotate default to L1. */
+  gate?: Partial<Record<ActionType, GateLevel>>;
+}
+
+export interface EndpointConfig {
+  host: string;
+  port: number;
+  /** TLS SNI server name; defaults to host (none for IP literals). */
+  sni?: string;
+  /** Id of a managed certificate (below) this endpoint serves. */
+  managed?: string;
+  tags?: string[];
+}
+
+export interface ReloadHook {
+  /** argv of a command to run after the files are written (no shell). */
+  command?: string[];
+  /** URL to POST to after the files are written (loopback or the MSP's agent). */
+  url?: string;
+}
+
+export interface FilesTarget {
+  type: 'files';
+  certFile: string;
+  keyFile: string;
+  /** Where the issuing chain goes; when absent the chain is appended to certFile. */
+  chainFile?: string;
+  reload?: ReloadHook;
+}
+
+export type DeploymentTarget = FilesTarget;
+
+export interface ManagedCertificateConfig {
+  id: string;
+  dnsNames: string[];
+  ipAddresses?: string[];
+  issuer: 'local-ca';
+  keyType?: 'ec-p256' | 'rsa-2048';
+  validityDays?: number;
+  target: DeploymentTarget;
+}
+
+export interface TenantConfig {
+  id: string;
+  name?: string;
+  assignee: Contact;
+  escalation?: Contact;
+  policy?: TenantPolicy;
+  /** Extra trust anchors (PEM files) for this tenant's private PKI. */
+  trustedCaFiles?: string[];
+  endpoints: EndpointConfig[];
+  managedCertificates?: ManagedCertificateConfig[];
+}
+
+export interface DiscoveryOptions {
+  concurrency: number;
+  connectTimeoutMs: number;
+  handshakeTimeoutMs: number;
+}
+
+export interface NotificationOptions {
+  console: boolean;
+  outboxFile?: string;
+  webhook?: { url: string; secretEnv: string };
+}
+
+export interface CertopsConfig {
+  dataDir: string;
+  discovery: DiscoveryOptions;
+  notifications: NotificationOptions;
+  /** Static name → addresses map consulted before the system resolver (tests, demos, split DNS). */
+  hosts?: Record<string, string[]>;
+  sweepSchedule: string;
+  tenants: TenantConfig[];
+}

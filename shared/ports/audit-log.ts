@@ -1,0 +1,29 @@
+/**
+ * AuditLog: an append-only, per-tenant, hash-chained log of every decision and action.
+ * Each record carries the previous record's hash; its own hash covers a canonical encoding of
+ * (tenantId, seq, at, kind, data, prevHash). See domain/audit-chain.ts for hashing and verification.
+ *
+ * Contract: `append` is atomic per tenant (sequence numbers are dense, from 1, without gaps, even
+ * under concurrent appends). There is no update or delete.
+ */
+export interface AuditEntry {
+  kind: string;
+  /** Who or what acted: a stage name, `human:<email>`, `cli`. */
+  actor: string;
+  correlationId: string;
+  data: Record<string, unknown>;
+}
+
+export interface AuditRecord extends AuditEntry {
+  tenantId: string;
+  seq: number;
+  at: string;
+  prevHash: string;
+  hash: string;
+}
+
+export interface AuditLog {
+  append(tenantId: string, entry: AuditEntry): Promise<AuditRecord>;
+  list(tenantId: string): Promise<AuditRecord[]>;
+  tenants(): Promise<string[]>;
+}
