@@ -24,9 +24,13 @@ export interface DeploymentReceipt {
 }
 
 export class DeploymentError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
+  /** Present when files were already written (e.g. the reload failed): pass it to `restore`. */
+  readonly receipt?: DeploymentReceipt;
+
+  constructor(message: string, options?: { cause?: unknown; receipt?: DeploymentReceipt }) {
     super(message, options);
     this.name = 'DeploymentError';
+    this.receipt = options?.receipt;
   }
 }
 

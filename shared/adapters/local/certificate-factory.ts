@@ -6,9 +6,11 @@
  */
 import 'reflect-metadata';
 import { webcrypto, randomBytes } from 'node:crypto';
+
+type CryptoKeyPair = webcrypto.CryptoKeyPair;
 import * as x509 from '@peculiar/x509';
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
 export type KeySpec = 'ec-p256' | 'ec-p384' | 'rsa-1024' | 'rsa-2048' | 'rsa-4096';
 export type HashName = 'SHA-256' | 'SHA-384' | 'SHA-1';
@@ -40,7 +42,7 @@ export interface CertificateSpec {
   hash?: HashName;
 }
 
-function algorithmFor(spec: KeySpec, hash: HashName): RsaHashedKeyGenParams | EcKeyGenParams {
+function algorithmFor(spec: KeySpec, hash: HashName): webcrypto.RsaHashedKeyGenParams | webcrypto.EcKeyGenParams {
   switch (spec) {
     case 'ec-p256':
       return { name: 'ECDSA', namedCurve: 'P-256' };
@@ -53,7 +55,7 @@ function algorithmFor(spec: KeySpec, hash: HashName): RsaHashedKeyGenParams | Ec
   }
 }
 
-function signingAlgorithm(spec: KeySpec, hash: HashName): Algorithm & { hash: string } {
+function signingAlgorithm(spec: KeySpec, hash: HashName): webcrypto.Algorithm & { hash: string } {
   return spec.startsWith('ec') ? { name: 'ECDSA', hash } : { name: 'RSASSA-PKCS1-v1_5', hash };
 }
 

@@ -1,0 +1,166 @@
+/**
+ * LocalCaIssuer: certops's own private CA, one per tenant (as cert-manager's CA issuer, except
+ * that certops creates the CA itself on first use instead of reading it from a Secret).
+ *
+ * Observes: certificate requests for tenants whose managed certificates name issuer 'local-ca'.
+ * Decides: nothing beyond validity clamping; it signs what it is asked for.
+ *
+ * The CA is an EC P-256 root valid for ten years. Its private key and certificate live in the
+ * KeyStore (encrypted at rest by that adapter) under `local-ca/key` and `local-ca/cert`; they are
+ * never written anywhere else and never logged.
+ *
+ * Concurrency: CA creation is guarded by an in-process promise cache per tenant, so concurrent
+ * first calls in ONE process create one CA. Two processes sharing a KeyStore can still race on
+ * the very first call (the last writer wins and certificates signed by the loser stop chaining);
+ * a cross-process guard needs a KeyStore compare-and-set, which the port does not offer yet.
+ */
+import { X509Certificate } from 'node:crypto';
+import type { Clock } from '../../domain/clock';
+import { MS_PER_DAY } from '../../domain/clock';
+import { NeedsHumanError, PermanentError } from '../../domain/errors';
+import type { CertificateRequest, IssuedCertificate, Issuer } from '../../ports/issuer';
+import type { KeyStore } from '../../ports/key-store';
+import { createCertificate, generateKeyPair, importKeyPair, type KeyPair } from './certificate-factory';
+
+/** KeyStore names of the CA material (per tenant). */
+export const LOCAL_CA_KEY_NAME = 'local-ca/key';
+export const LOCAL_CA_CERT_NAME = 'local-ca/cert';
+
+/** Ten years, as cert-manager's self-signed bootstrap CAs commonly are; the CA is never rotated automatically. */
+const CA_VALIDITY_DAYS = 3650;
+/** Backdate notBefore by a minute so that clients with a slightly slow clock accept a fresh leaf. */
+const CLOCK_SKEW_MS = 60_000;
+
+interface CaMaterial {
+  certificatePem: string;
+  key: KeyPair;
+  notAfter: Date;
+}
+
+export interface LocalCaIssuerOptions {
+  keyStore: KeyStore;
+  clock: Clock;
+}
+
+export class LocalCaIssuer implements Issuer {
+  readonly name = 'local-ca';
+  private readonly cas = new Map<string, Promise<CaMaterial>>();
+
+  constructor(private readonly options: LocalCaIssuerOptions) {}
+
+  /**
+   * Signs a new leaf for `request` with a fresh key of `request.keyType`. Every call signs a new
+   * certificate (not idempotent). Throws PermanentError for a request that can never be signed
+   * (no names, non-positive validity); notAfter is clamped to the CA's notAfter, because a leaf
+   * that outlives its issuer fails path validation (RFC 5280 §6.1.3 (a)(2)).
+   */
+  async issue(request: CertificateRequest, options: { abortSignal?: AbortSignal } = {}): Promise<IssuedCertificate> {
+    validate(request);
+    options.abortSignal?.throwIfAborted();
+    const ca = await this.ca(request.tenantId);
+    const key = await generateKeyPair(request.keyType);
+    options.abortSignal?.throwIfAborted();
+
+    const now = this.options.clock.now().getTime();
+    // X.509 times have one-second precision (RFC 5280 §4.1.2.5): truncate so the ISO strings we
+    // return are exactly what the certificate says.
+    const notBefore = wholeSeconds(now - CLOCK_SKEW_MS);
+    const notAfter = wholeSeconds(Math.min(now + request.validityDays * MS_PER_DAY, ca.notAfter.getTime()));
+    const leaf = await createCertificate({
+      subject: `CN=${escapeDnValue(request.commonName)}`,
+      dnsNames: request.dnsNames,
+      ipAddresses: request.ipAddresses,
+      notBefore,
+      notAfter,
+      key,
+      issuer: { certificatePem: ca.certificatePem, key: ca.key },
+    });
+    return {
+      certificatePem: leaf.certificatePem,
+      chainPem: ca.certificatePem,
+      privateKeyPem: key.privateKeyPem,
+      fingerprintSha256: new X509Certificate(leaf.certificatePem).fingerprint256.replace(/:/g, '').toLowerCase(),
+      notBefore: notBefore.toISOString(),
+      notAfter: notAfter.toISOString(),
+    };
+  }
+
+  /** The tenant's CA certificate (created on first use, like `issue`). */
+  async trustAnchorsPem(tenantId: string): Promise<string[]> {
+    return [(await this.ca(tenantId)).certificatePem];
+  }
+
+  /** Loads or creates the tenant's CA once per process; a failed attempt is forgotten so the next call retries. */
+  private ca(tenantId: string): Promise<CaMaterial> {
+    let pending = this.cas.get(tenantId);
+    if (!pending) {
+      pending = this.loadOrCreate(tenantId);
+      this.cas.set(tenantId, pending);
+      pending.catch(() => this.cas.delete(tenantId));
+    }
+    return pending;
+  }
+
+  private async loadOrCreate(tenantId: string): Promise<CaMaterial> {
+    const { keyStore } = this.options;
+    const [keyPem, certificatePem] = await Promise.all([
+      keyStore.get(tenantId, LOCAL_CA_KEY_NAME),
+      keyStore.get(tenantId, LOCAL_CA_CERT_NAME),
+    ]);
+    if (certificatePem && !keyPem) {
+      // The key is written before the certificate, so this is damage, not a crash mid-creation.
+      throw new NeedsHumanError(
+        `local CA of tenant ${tenantId}: the certificate is stored but its key is missing; ` +
+          `restore '${LOCAL_CA_KEY_NAME}' from backup, or delete '${LOCAL_CA_CERT_NAME}' to start a new CA (all leaves must then be reissued)`,
+      );
+    }
+    if (keyPem && certificatePem) {
+      const key = await importKeyPair('ec-p256', keyPem, certificatePem);
+      return { certificatePem, key, notAfter: new Date(new X509Certificate(certificatePem).validTo) };
+    }
+    // Nothing stored (or only a key left by a crash before the certificate was written): create.
+    return this.create(tenantId);
+  }
+
+  private async create(tenantId: string): Promise<CaMaterial> {
+    const now = this.options.clock.now().getTime();
+    const key = await generateKeyPair('ec-p256');
+    const notAfter = wholeSeconds(now + CA_VALIDITY_DAYS * MS_PER_DAY);
+    const ca = await createCertificate({
+      subject: `CN=${escapeDnValue(`certops local CA (${tenantId})`)}`,
+      notBefore: wholeSeconds(now - CLOCK_SKEW_MS),
+      notAfter,
+      isCA: true,
+      key,
+    });
+    // Key first: a crash between the two writes leaves a key without a certificate, which the
+    // next start overwrites; the reverse order could leave a certificate nobody can sign for.
+    await this.options.keyStore.put(tenantId, LOCAL_CA_KEY_NAME, key.privateKeyPem);
+    await this.options.keyStore.put(tenantId, LOCAL_CA_CERT_NAME, ca.certificatePem);
+    return { certificatePem: ca.certificatePem, key, notAfter };
+  }
+}
+
+function validate(request: CertificateRequest): void {
+  const problems: string[] = [];
+  if (request.dnsNames.length + request.ipAddresses.length === 0) problems.push('no dnsNames or ipAddresses');
+  if (!Number.isFinite(request.validityDays) || request.validityDays <= 0) problems.push(`validityDays ${request.validityDays} is not positive`);
+  if (request.commonName.trim() === '') problems.push('empty commonName');
+  if (problems.length > 0) {
+    throw new PermanentError(
+      `local CA cannot sign certificate ${request.certificateId} of tenant ${request.tenantId}: ${problems.join(', ')}; fix the managed certificate's configuration`,
+    );
+  }
+}
+
+function wholeSeconds(ms: number): Date {
+  return new Date(Math.floor(ms / 1000) * 1000);
+}
+
+/** RFC 4514 §2.4: escape the characters that would otherwise end or restructure an attribute value. */
+function escapeDnValue(value: string): string {
+  return value
+    .replace(/[\\,+"<>;=]/g, (c) => `\\${c}`)
+    .replace(/^[ #]/, (c) => `\\${c}`)
+    .replace(/ $/, '\\ ');
+}

@@ -1,0 +1,179 @@
+/**
+ * The embedded runtime's one SQLite file: opened once by the composition root and shared by the
+ * SQLite adapters (certificate store, key store, audit log, event bus).
+ *
+ * Observes: the file's `schema_version`. Decides: which migrations still have to run.
+ *
+ * Pragmas, and why:
+ * - `journal_mode = WAL`: readers never block the writer, and a committed transaction survives a
+ *   crash of the process (https://sqlite.org/wal.html).
+ * - `synchronous = NORMAL`: in WAL mode this loses no committed transaction when the process dies;
+ *   only a power loss or OS crash may roll back the last transactions (https://sqlite.org/pragma.html#pragma_synchronous).
+ *   That is the durability Service Bus-like semantics need here, at a fraction of FULL's fsyncs.
+ * - `busy_timeout`: another process (a CLI next to the runner) holding the write lock makes us wait,
+ *   not fail with SQLITE_BUSY.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+
+export type Database = BetterSqlite3.Database;
+
+/** How long a writer waits for another connection's write lock before failing (ms). */
+export const BUSY_TIMEOUT_MS = 5_000;
+
+interface Migration {
+  version: number;
+  description: string;
+  sql: string;
+}
+
+/**
+ * Append-only: a released migration is never edited; a change is a new migration with the next
+ * version. Every table is keyed by tenant first, so that no query can forget the tenant.
+ */
+const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    description: 'certificate store, key store, audit log, event bus',
+    sql: `
+      CREATE TABLE observations (
+        tenant_id TEXT NOT NULL,
+        endpoint_id TEXT NOT NULL,
+        address TEXT NOT NULL,
+        fingerprint_sha256 TEXT,
+        observed_at TEXT NOT NULL,
+        record TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, endpoint_id, address)
+      ) WITHOUT ROWID;
+      CREATE INDEX observations_by_fingerprint ON observations (tenant_id, fingerprint_sha256);
+
+      CREATE TABLE managed_certificates (
+        tenant_id TEXT NOT NULL,
+        certificate_id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        record TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, certificate_id)
+      ) WITHOUT ROWID;
+
+      CREATE TABLE notification_states (
+        tenant_id TEXT NOT NULL,
+        subject_key TEXT NOT NULL,
+        record TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, subject_key)
+      ) WITHOUT ROWID;
+
+      CREATE TABLE claims (
+        tenant_id TEXT NOT NULL,
+        claim_key TEXT NOT NULL,
+        claimed_at TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, claim_key)
+      ) WITHOUT ROWID;
+
+      CREATE TABLE secrets (
+        tenant_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        iv BLOB NOT NULL,
+        auth_tag BLOB NOT NULL,
+        ciphertext BLOB NOT NULL,
+        PRIMARY KEY (tenant_id, name)
+      ) WITHOUT ROWID;
+
+      CREATE TABLE audit_records (
+        tenant_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        at TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        correlation_id TEXT NOT NULL,
+        data TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, seq)
+      ) WITHOUT ROWID;
+
+      CREATE TABLE bus_messages (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        message_id TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        subscription TEXT NOT NULL,
+        body TEXT NOT NULL,
+        enqueued_at TEXT NOT NULL,
+        available_at INTEGER NOT NULL,
+        locked_until INTEGER,
+        lock_token TEXT,
+        delivery_count INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE INDEX bus_messages_visible ON bus_messages (subscription, available_at);
+
+      CREATE TABLE bus_dead_letters (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        message_id TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        subscription TEXT NOT NULL,
+        body TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        description TEXT,
+        delivery_count INTEGER NOT NULL,
+        dead_lettered_at TEXT NOT NULL
+      );
+    `,
+  },
+];
+
+/** The schema version this code expects; a file with a newer one was written by a newer certops. */
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
+
+/**
+ * Opens (creating if needed) the database file at `filePath`, sets the pragmas above and runs the
+ * migrations it lacks, each in its own transaction. Throws when the file's schema is newer than
+ * this code (downgrades are refused rather than guessed).
+ */
+export function openDatabase(filePath: string): Database {
+  if (filePath !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(filePath)), { recursive: true });
+  const db = new BetterSqlite3(filePath);
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    db.pragma('foreign_keys = ON');
+    migrate(db);
+    return db;
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}
+
+/** Closes the connection; idempotent. */
+export function closeDatabase(db: Database): void {
+  if (db.open) db.close();
+}
+
+function migrate(db: Database): void {
+  // IMMEDIATE: two processes opening a fresh file at once must not both run migration 1.
+  db.transaction(() => {
+    db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied_at TEXT NOT NULL)');
+  }).immediate();
+  for (const migration of MIGRATIONS) {
+    db.transaction(() => {
+      const current = currentVersion(db);
+      if (current > SCHEMA_VERSION) {
+        throw new Error(
+          `database ${db.name} has schema version ${current}, newer than this certops (${SCHEMA_VERSION}): upgrade certops or use another data directory`,
+        );
+      }
+      if (current >= migration.version) return;
+      db.exec(migration.sql);
+      db.prepare('INSERT INTO schema_version (version, applied_at) VALUES (?, ?)').run(
+        migration.version,
+        new Date().toISOString(),
+      );
+    }).immediate();
+  }
+}
+
+function currentVersion(db: Database): number {
+  const row = db.prepare('SELECT MAX(version) AS version FROM schema_version').get() as { version: number | null };
+  return row.version ?? 0;
+}

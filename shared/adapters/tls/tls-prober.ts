@@ -1,0 +1,149 @@
+/**
+ * TlsProber: the Prober port over a real `tls.connect`. It observes what one address presents on a
+ * fresh, full handshake and decides nothing about it: the chain is returned unvalidated, exactly as
+ * presented, for analysis to judge.
+ *
+ * Throughput matters (discovery sweeps thousands of endpoints), so per-probe work is one socket, two
+ * timers and a handful of closures: the client SecureContext is created once per prober.
+ */
+import * as net from 'node:net';
+import * as tls from 'node:tls';
+import { performance } from 'node:perf_hooks';
+import type { ProbeErrorCode, ProbeRequest, ProbeResult, Prober } from '../../ports/prober';
+
+export interface TlsProberOptions {
+  /**
+   * Accept TLS 1.0/1.1, weak keys and SHA-1 signatures so that legacy servers are still discovered
+   * (OpenSSL 3 disables them at its default security level). Default true: finding those servers is
+   * the point of discovery; the probe never sends anything secret over the connection.
+   */
+  allowLegacyProtocols?: boolean;
+}
+
+/** Connect errors meaning "no route to the host": the endpoint cannot be reached from here. */
+const UNREACHABLE_CODES = new Set(['EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN', 'ETIMEDOUT', 'EADDRNOTAVAIL']);
+/** A guard against a pathological issuer walk; real chains are 2–5 certificates long. */
+const MAX_CHAIN_LENGTH = 32;
+
+/**
+ * A Prober doing one fresh TLS handshake per probe.
+ *
+ * - Never resumes: no `session` is passed and Node's client SSL_CTX keeps no internal session cache
+ *   (SSL_SESS_CACHE_NO_INTERNAL), so every probe is a full handshake showing the certificate.
+ * - Returns the chain exactly as presented, leaf first (`getPeerX509Certificate().issuerCertificate`
+ *   follows the presented order; `getPeerCertificate(true)` re-orders by issuance and silently drops
+ *   unrelated or misordered certificates, which analysis needs to see).
+ * - Resolves for every network outcome; rejects only on invalid requests (TypeError) and on abort
+ *   (a DOMException named 'AbortError', as node's own APIs do).
+ */
+export class TlsProber implements Prober {
+  private readonly secureContext: tls.SecureContext;
+
+  constructor(options: TlsProberOptions = {}) {
+    const legacy = options.allowLegacyProtocols ?? true;
+    // `ca: []` gives an empty trust store: verification always fails, which we ignore
+    // (rejectUnauthorized: false) and which skips node's checkServerIdentity work per probe.
+    this.secureContext = tls.createSecureContext({
+      ca: [],
+      ...(legacy ? { minVersion: 'TLSv1' as const, ciphers: 'DEFAULT:@SECLEVEL=0' } : {}),
+    });
+  }
+
+  probe(request: ProbeRequest): Promise<ProbeResult> {
+    assertValid(request);
+    const signal = request.abortSignal;
+    if (signal?.aborted) return Promise.reject(abortError(signal));
+    return new Promise<ProbeResult>((resolve, reject) => {
+      const started = performance.now();
+      let connected = false;
+      let settled = false;
+      const socket = tls.connect({
+        host: request.address,
+        port: request.port,
+        servername: sniName(request.servername),
+        secureContext: this.secureContext,
+        rejectUnauthorized: false,
+        checkServerIdentity: () => undefined,
+      });
+      let timer = setTimeout(() => fail('endpoint-unreachable', `connect timed out after ${request.connectTimeoutMs} ms`), request.connectTimeoutMs);
+
+      const settle = (): boolean => {
+        if (settled) return false;
+        settled = true;
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        socket.destroy();
+        return true;
+      };
+      function fail(code: ProbeErrorCode, message: string): void {
+        if (settle()) resolve({ ok: false, error: { code, message: `${target(request)}: ${message}` }, durationMs: performance.now() - started });
+      }
+      function onAbort(): void {
+        if (settle()) reject(abortError(signal!));
+      }
+
+      signal?.addEventListener('abort', onAbort, { once: true });
+      socket.once('connect', () => {
+        connected = true;
+        clearTimeout(timer);
+        timer = setTimeout(() => fail('handshake-timeout', `no handshake within ${request.handshakeTimeoutMs} ms`), request.handshakeTimeoutMs);
+      });
+      socket.once('secureConnect', () => {
+        const chain = presentedChain(socket);
+        const protocol = socket.getProtocol();
+        if (chain.length === 0) return fail('no-certificate', 'the peer completed the handshake without a certificate');
+        if (settle()) resolve({ ok: true, chain, protocol, durationMs: performance.now() - started });
+      });
+      socket.on('error', (err: NodeJS.ErrnoException) => fail(classify(err, connected), err.message));
+      // Normally preceded by 'error'; this covers a silent close before the handshake finished.
+      socket.once('close', () => fail(connected ? 'handshake-failed' : 'endpoint-unreachable', 'connection closed before the handshake completed'));
+    });
+  }
+}
+
+function presentedChain(socket: tls.TLSSocket): Buffer[] {
+  const chain: Buffer[] = [];
+  let cert = socket.getPeerX509Certificate();
+  while (cert && chain.length < MAX_CHAIN_LENGTH) {
+    const der = cert.raw;
+    // Stop at self-reference: node links a self-signed last certificate to itself.
+    if (chain.some((seen) => seen.equals(der))) break;
+    chain.push(der);
+    cert = cert.issuerCertificate;
+  }
+  return chain;
+}
+
+function classify(err: NodeJS.ErrnoException, connected: boolean): ProbeErrorCode {
+  if (err.code === 'ECONNREFUSED') return 'connection-refused';
+  if (!connected || UNREACHABLE_CODES.has(err.code ?? '')) return 'endpoint-unreachable';
+  // EPROTO, ERR_SSL_*, alerts, ECONNRESET, EPIPE: the peer answered but no handshake came of it.
+  return 'handshake-failed';
+}
+
+/** RFC 6066 §3: SNI carries a DNS host name without a trailing dot; IP literals are not permitted. */
+function sniName(servername: string | undefined): string | undefined {
+  if (!servername) return undefined;
+  const name = servername.endsWith('.') ? servername.slice(0, -1) : servername;
+  return net.isIP(name) === 0 && name.length > 0 ? name : undefined;
+}
+
+function target(request: ProbeRequest): string {
+  const host = net.isIPv6(request.address) ? `[${request.address}]` : request.address;
+  return request.servername ? `${host}:${request.port} (${request.servername})` : `${host}:${request.port}`;
+}
+
+function abortError(signal: AbortSignal): DOMException {
+  const error = new DOMException('The probe was aborted', 'AbortError');
+  (error as { cause?: unknown }).cause = signal.reason;
+  return error;
+}
+
+function assertValid(request: ProbeRequest): void {
+  if (!Number.isInteger(request.port) || request.port < 1 || request.port > 65535) {
+    throw new TypeError(`probe: port must be an integer in 1..65535, got ${request.port}`);
+  }
+  for (const key of ['connectTimeoutMs', 'handshakeTimeoutMs'] as const) {
+    if (!(request[key] > 0)) throw new TypeError(`probe: ${key} must be a positive number, got ${request[key]}`);
+  }
+}

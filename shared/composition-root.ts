@@ -1,0 +1,137 @@
+/**
+ * The one place that picks adapters. With no Azure settings (the default) certops runs embedded:
+ * SQLite store, audit log, key store and bus in the data directory, the system resolver behind
+ * the config's static host map, real TLS probes, certops' own local CA, files deployment and
+ * console / outbox / signed-webhook notifications. The Azure composition comes with the Azure
+ * adapters (issue 5) and plugs the same PipelineDeps.
+ */
+import { readFileSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { Writable } from 'node:stream';
+import type { CertopsConfig } from './config/model';
+import { systemClock, type Clock } from './domain/clock';
+import { mergeTrustAnchors, systemTrustAnchors, trustAnchorsFromPem, type TrustAnchors } from './domain/chain';
+import { createLogger, type Logger } from './observability/logger';
+import type { Issuer } from './ports/issuer';
+import type { Notifier } from './ports/notifier';
+import type { Resolver } from './ports/resolver';
+import { ConfigTenantDirectory } from './adapters/local/config-tenant-directory';
+import { ConsoleNotifier } from './adapters/local/console-notifier';
+import { FilesDeployer } from './adapters/local/files-deployer';
+import { LocalCaIssuer } from './adapters/local/local-ca-issuer';
+import { OutboxNotifier } from './adapters/local/outbox-notifier';
+import { SqliteAuditLog } from './adapters/local/sqlite-audit-log';
+import { SqliteCertificateStore } from './adapters/local/sqlite-certificate-store';
+import { closeDatabase, openDatabase } from './adapters/local/sqlite-database';
+import { SqliteEventBus } from './adapters/local/sqlite-event-bus';
+import { loadOrCreateMasterKey, SqliteKeyStore } from './adapters/local/sqlite-key-store';
+import { WebhookNotifier } from './adapters/local/webhook-notifier';
+import { StaticResolver, SystemResolver } from './adapters/tls/system-resolver';
+import { TlsProber } from './adapters/tls/tls-prober';
+import { EmbeddedPipeline, embeddedRoutes } from './pipeline/embedded-pipeline';
+import type { PipelineDeps, RotationOptions } from './pipeline/stage';
+import type { StageName } from './pipeline/topology';
+
+export interface EmbeddedOptions {
+  clock?: Clock;
+  logger?: Logger;
+  env?: NodeJS.ProcessEnv;
+  /** Replaces the resolver (tests); by default the config's host map over the system resolver. */
+  resolver?: Resolver;
+  /** Where console notifications go (default stdout); null turns the console channel off. */
+  consoleStream?: Writable | null;
+  rotation?: Partial<RotationOptions>;
+  bus?: { maxDeliveryCount?: number; retryBaseDelayMs?: number; lockDurationMs?: number };
+  /** Told each time a stage settles a message (progress display, tests). */
+  observer?: (stage: StageName, outcome: 'completed' | 'dead-letter') => void;
+}
+
+export interface EmbeddedRuntime {
+  config: CertopsConfig;
+  deps: PipelineDeps;
+  pipeline: EmbeddedPipeline;
+  bus: SqliteEventBus;
+  databaseFile: string;
+  outboxFile: string | null;
+  close(): Promise<void>;
+}
+
+const DEFAULT_ROTATION: RotationOptions = { verifyTimeoutMs: 10_000, verifyInitialDelayMs: 50, verifyMaxDelayMs: 1_000 };
+
+export function createEmbeddedRuntime(config: CertopsConfig, options: EmbeddedOptions = {}): EmbeddedRuntime {
+  const env = options.env ?? process.env;
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? createLogger();
+  mkdirSync(config.dataDir, { recursive: true });
+  const databaseFile = path.join(config.dataDir, 'certops.db');
+  const db = openDatabase(databaseFile);
+  const store = new SqliteCertificateStore(db);
+  const audit = new SqliteAuditLog(db, clock);
+  const keyStore = new SqliteKeyStore(db, loadOrCreateMasterKey(config.dataDir, env));
+  const bus = new SqliteEventBus(db, {
+    routes: embeddedRoutes(),
+    clock,
+    logger,
+    ...options.bus,
+  });
+  const tenants = new ConfigTenantDirectory(config.tenants);
+  const localCa = new LocalCaIssuer({ keyStore, clock });
+  const issuers = new Map<string, Issuer>([[localCa.name, localCa]]);
+
+  const notifiers: Notifier[] = [];
+  if (config.notifications.console && options.consoleStream !== null) notifiers.push(new ConsoleNotifier({ stream: options.consoleStream ?? process.stdout }));
+  const outboxFile = config.notifications.outboxFile ?? null;
+  if (outboxFile) notifiers.push(new OutboxNotifier({ file: outboxFile }));
+  if (config.notifications.webhook) {
+    const secret = env[config.notifications.webhook.secretEnv];
+    if (!secret) throw new Error(`notifications.webhook.secretEnv names ${config.notifications.webhook.secretEnv}, which is not set; set it to the webhook's shared secret`);
+    notifiers.push(new WebhookNotifier({ url: config.notifications.webhook.url, secret }));
+  }
+
+  const tenantAnchorPems = new Map<string, string[]>();
+  const anchorCache = new Map<string, TrustAnchors>();
+  const trustAnchors = async (tenantId: string): Promise<TrustAnchors> => {
+    let filePems = tenantAnchorPems.get(tenantId);
+    if (!filePems) {
+      filePems = (tenants.get(tenantId)?.trustedCaFiles ?? []).map((f) => readFileSync(f, 'utf8'));
+      tenantAnchorPems.set(tenantId, filePems);
+    }
+    const issuerPems = (await Promise.all([...issuers.values()].map((i) => i.trustAnchorsPem(tenantId)))).flat();
+    const key = `${tenantId}|${issuerPems.join('')}`;
+    let anchors = anchorCache.get(key);
+    if (!anchors) {
+      anchors = mergeTrustAnchors(systemTrustAnchors(), trustAnchorsFromPem([...filePems, ...issuerPems]));
+      anchorCache.set(key, anchors);
+    }
+    return anchors;
+  };
+
+  const deps: PipelineDeps = {
+    clock,
+    logger,
+    tenants,
+    store,
+    audit,
+    resolver: options.resolver ?? new StaticResolver(config.hosts ?? {}, new SystemResolver()),
+    prober: new TlsProber(),
+    issuers,
+    deployer: new FilesDeployer({ logger }),
+    notifiers,
+    discovery: config.discovery,
+    rotation: { ...DEFAULT_ROTATION, ...options.rotation },
+    trustAnchors,
+  };
+  const pipeline = new EmbeddedPipeline(deps, bus, options.observer);
+  return {
+    config,
+    deps,
+    pipeline,
+    bus,
+    databaseFile,
+    outboxFile,
+    close: async () => {
+      await pipeline.stop();
+      closeDatabase(db);
+    },
+  };
+}

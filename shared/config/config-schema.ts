@@ -1,0 +1,188 @@
+/**
+ * The JSON Schema (draft-07) of the certops configuration file (YAML or JSON), the one schema the
+ * configuration is validated by (CONVENTIONS §7). It describes the file as written: defaults are
+ * applied afterwards by load-config.ts, so optional here may be required in CertopsConfig
+ * (model.ts). Objects reject unknown keys so that a misspelt key is reported, not ignored.
+ * Checks across values (unique ids, references between tenants' entries) live in load-config.ts.
+ */
+import type { Schema } from 'jsonschema';
+
+/** Tenant ids appear in resource names, URLs and partition keys: a DNS label, lower-case. */
+export const TENANT_ID_PATTERN = '^[a-z0-9][a-z0-9-]{0,62}$';
+/** Managed certificate ids follow the same rule, for the same reasons. */
+export const MANAGED_ID_PATTERN = TENANT_ID_PATTERN;
+/** NCRONTAB as Azure Functions reads it: six fields, {second} {minute} {hour} {day} {month} {day-of-week}. */
+export const NCRONTAB_PATTERN = '^\\s*\\S+(\\s+\\S+){5}\\s*$';
+
+const nonEmptyString = { type: 'string', minLength: 1 } as const;
+const stringList = { type: 'array', items: nonEmptyString } as const;
+const ipAddress: Schema = {
+  type: 'string',
+  anyOf: [{ format: 'ipv4' }, { format: 'ipv6' }],
+  description: 'an IPv4 or IPv6 address',
+};
+const url: Schema = { type: 'string', format: 'uri', description: 'an absolute URL' };
+const gateLevel: Schema = { type: 'string', enum: ['L0', 'L1', 'L2', 'L3'] };
+
+const contact: Schema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name'],
+  properties: {
+    name: nonEmptyString,
+    email: { type: 'string', format: 'email' },
+    webhookUrl: url,
+  },
+};
+
+const policy: Schema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    renewal: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        renewBeforeDays: { type: 'number', exclusiveMinimum: 0 },
+        renewAtRatio: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1 },
+      },
+    },
+    gate: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { renew: gateLevel, rotate: gateLevel, revoke: gateLevel, 'credential-roll': gateLevel },
+    },
+  },
+};
+
+const endpoint: Schema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['host', 'port'],
+  properties: {
+    host: {
+      type: 'string',
+      pattern: '^[^\\s/]+$',
+      description: 'a DNS name or IP address, without scheme, path or spaces',
+    },
+    port: { type: 'integer', minimum: 1, maximum: 65535 },
+    sni: nonEmptyString,
+    managed: nonEmptyString,
+    tags: stringList,
+  },
+};
+
+const filesTarget: Schema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['type', 'certFile', 'keyFile'],
+  properties: {
+    type: { type: 'string', enum: ['files'] },
+    certFile: nonEmptyString,
+    keyFile: nonEmptyString,
+    chainFile: nonEmptyString,
+    reload: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        // argv, run without a shell
+        command: { type: 'array', minItems: 1, items: nonEmptyString },
+        url,
+      },
+    },
+  },
+};
+
+const managedCertificate: Schema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['id', 'dnsNames', 'issuer', 'target'],
+  properties: {
+    id: {
+      type: 'string',
+      pattern: MANAGED_ID_PATTERN,
+      description: 'lower-case letters, digits and hyphens, not starting with a hyphen, at most 63',
+    },
+    dnsNames: { type: 'array', minItems: 1, items: nonEmptyString },
+    ipAddresses: { type: 'array', items: ipAddress },
+    issuer: { type: 'string', enum: ['local-ca'] },
+    keyType: { type: 'string', enum: ['ec-p256', 'rsa-2048'] },
+    // 3650 days: a sanity bound, not a policy (public TLS allows 398 days, soon fewer).
+    validityDays: { type: 'integer', minimum: 1, maximum: 3650 },
+    target: filesTarget,
+  },
+};
+
+const tenant: Schema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['id', 'assignee', 'endpoints'],
+  properties: {
+    id: {
+      type: 'string',
+      pattern: TENANT_ID_PATTERN,
+      description: 'lower-case letters, digits and hyphens, not starting with a hyphen, at most 63',
+    },
+    name: nonEmptyString,
+    assignee: contact,
+    escalation: contact,
+    policy,
+    trustedCaFiles: stringList,
+    endpoints: { type: 'array', items: endpoint },
+    managedCertificates: { type: 'array', items: managedCertificate },
+  },
+};
+
+/** The configuration file's schema (JSON Schema draft-07). */
+export const CONFIG_SCHEMA: Schema = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  $id: 'https://certops.local/schemas/config.json',
+  title: 'certops configuration',
+  type: 'object',
+  additionalProperties: false,
+  required: ['tenants'],
+  properties: {
+    dataDir: nonEmptyString,
+    discovery: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        concurrency: { type: 'integer', minimum: 1, maximum: 10000 },
+        connectTimeoutMs: { type: 'integer', minimum: 1, maximum: 600000 },
+        handshakeTimeoutMs: { type: 'integer', minimum: 1, maximum: 600000 },
+      },
+    },
+    notifications: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        console: { type: 'boolean' },
+        outboxFile: nonEmptyString,
+        webhook: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['url', 'secretEnv'],
+          properties: {
+            url,
+            // the NAME of the environment variable holding the signing secret, never the secret
+            secretEnv: {
+              type: 'string',
+              pattern: '^[A-Za-z_][A-Za-z0-9_]*$',
+              description: 'an environment variable name',
+            },
+          },
+        },
+      },
+    },
+    hosts: {
+      type: 'object',
+      additionalProperties: { type: 'array', minItems: 1, items: ipAddress },
+    },
+    sweepSchedule: {
+      type: 'string',
+      pattern: NCRONTAB_PATTERN,
+      description: 'six NCRONTAB fields: second minute hour day month day-of-week',
+    },
+    tenants: { type: 'array', items: tenant },
+  },
+};

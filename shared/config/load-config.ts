@@ -1,0 +1,241 @@
+/**
+ * Reads the certops configuration once: parse (YAML or JSON), validate against the one schema
+ * (config-schema.ts), check what a schema cannot express, then apply defaults and resolve relative
+ * paths against the configuration file's directory. Any problem throws a ConfigError listing EVERY
+ * error with its path (CONVENTIONS §7), so an operator fixes the file in one pass.
+ *
+ * Environment: only the variable named by `notifications.webhook.secretEnv` is consulted, and only
+ * to check that it is set, so a missing secret fails at start-up instead of at the first webhook.
+ * Fixed process settings (CERTOPS_*) belong to settings.ts.
+ */
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import * as yaml from 'js-yaml';
+import { Validator, type ValidationError } from 'jsonschema';
+import { ConfigError, errorMessage } from '../domain/errors';
+import { CONFIG_SCHEMA } from './config-schema';
+import type {
+  CertopsConfig,
+  DiscoveryOptions,
+  ManagedCertificateConfig,
+  NotificationOptions,
+  TenantConfig,
+} from './model';
+
+export const DEFAULT_DATA_DIR = '.certops';
+/** 64 concurrent handshakes keep one Node process well under its ~1,000 handshakes/s ceiling. */
+export const DEFAULT_DISCOVERY: DiscoveryOptions = {
+  concurrency: 64,
+  connectTimeoutMs: 3000,
+  handshakeTimeoutMs: 5000,
+};
+export const DEFAULT_NOTIFICATIONS: NotificationOptions = { console: true };
+/** NCRONTAB (six fields, seconds first): every day at 02:00, a quiet hour for most MSP clients. */
+export const DEFAULT_SWEEP_SCHEDULE = '0 0 2 * * *';
+
+/** The file as written: what the schema validated, before defaults. */
+type ConfigFile = Omit<CertopsConfig, 'dataDir' | 'discovery' | 'notifications' | 'sweepSchedule'> & {
+  dataDir?: string;
+  discovery?: Partial<DiscoveryOptions>;
+  notifications?: Partial<NotificationOptions>;
+  sweepSchedule?: string;
+};
+
+/**
+ * Load, validate and complete the configuration at `configPath`.
+ * @throws ConfigError (source = the path) when the file cannot be read or parsed, or is invalid.
+ */
+export function loadConfig(configPath: string, env: NodeJS.ProcessEnv = process.env): CertopsConfig {
+  let text: string;
+  try {
+    text = readFileSync(configPath, 'utf8');
+  } catch (err) {
+    // Not errorMessage(): under jest, fs errors come from another realm and fail `instanceof Error`.
+    const why = (err as NodeJS.ErrnoException | undefined)?.message ?? String(err);
+    throw new ConfigError(configPath, [`cannot read the configuration file: ${why}; check the path`]);
+  }
+  return parseConfig(text, configPath, path.dirname(path.resolve(configPath)), env);
+}
+
+/**
+ * Parse and validate configuration text; `source` names it in errors, `baseDir` anchors relative
+ * paths. Exposed for tests; production code calls loadConfig.
+ * @throws ConfigError listing every problem found.
+ */
+export function parseConfig(
+  text: string,
+  source: string,
+  baseDir: string,
+  env: NodeJS.ProcessEnv = process.env,
+): CertopsConfig {
+  let raw: unknown;
+  try {
+    // CORE_SCHEMA: YAML 1.2 core types only, so `2026-01-01` stays a string, not a Date.
+    raw = yaml.load(text, { filename: source, schema: yaml.CORE_SCHEMA });
+  } catch (err) {
+    const where = err instanceof yaml.YAMLException ? ` at line ${err.mark.line + 1}, column ${err.mark.column + 1}` : '';
+    const why = err instanceof yaml.YAMLException ? err.reason : errorMessage(err);
+    throw new ConfigError(source, [`cannot parse the file${where}: ${why}`]);
+  }
+  if (raw === undefined || raw === null) {
+    throw new ConfigError(source, ['the file is empty; it must hold an object with at least `tenants`']);
+  }
+
+  const result = new Validator().validate(raw, CONFIG_SCHEMA, { nestedErrors: false });
+  const errors = [...result.errors.map(describeSchemaError), ...semanticErrors(raw, env)];
+  if (errors.length > 0) throw new ConfigError(source, [...new Set(errors)]);
+  return withDefaults(raw as ConfigFile, path.resolve(baseDir));
+}
+
+function withDefaults(file: ConfigFile, baseDir: string): CertopsConfig {
+  const resolve = (p: string) => path.resolve(baseDir, p);
+  const notifications = { ...DEFAULT_NOTIFICATIONS, ...file.notifications };
+  if (notifications.outboxFile) notifications.outboxFile = resolve(notifications.outboxFile);
+  return {
+    dataDir: resolve(file.dataDir ?? DEFAULT_DATA_DIR),
+    discovery: { ...DEFAULT_DISCOVERY, ...file.discovery },
+    notifications,
+    ...(file.hosts ? { hosts: file.hosts } : {}),
+    sweepSchedule: file.sweepSchedule?.trim() ?? DEFAULT_SWEEP_SCHEDULE,
+    tenants: file.tenants.map((tenant) => resolveTenantPaths(tenant, resolve)),
+  };
+}
+
+function resolveTenantPaths(tenant: TenantConfig, resolve: (p: string) => string): TenantConfig {
+  const managed = (m: ManagedCertificateConfig): ManagedCertificateConfig => ({
+    ...m,
+    target: {
+      ...m.target,
+      certFile: resolve(m.target.certFile),
+      keyFile: resolve(m.target.keyFile),
+      ...(m.target.chainFile ? { chainFile: resolve(m.target.chainFile) } : {}),
+      // reload.command stays as written: argv[0] may be a name looked up on PATH.
+    },
+  });
+  return {
+    ...tenant,
+    ...(tenant.trustedCaFiles ? { trustedCaFiles: tenant.trustedCaFiles.map(resolve) } : {}),
+    ...(tenant.managedCertificates ? { managedCertificates: tenant.managedCertificates.map(managed) } : {}),
+  };
+}
+
+/**
+ * Checks across values. They run on the raw document, even when the schema failed, so that every
+ * error is reported at once; anything of an unexpected shape is skipped (the schema reported it).
+ */
+function semanticErrors(raw: unknown, env: NodeJS.ProcessEnv): string[] {
+  const errors: string[] = [];
+  const root = asRecord(raw);
+  const tenants = Array.isArray(root?.tenants) ? root.tenants : [];
+  const tenantIndexById = new Map<string, number>();
+
+  tenants.forEach((t, i) => {
+    const tenant = asRecord(t);
+    if (!tenant) return;
+    const id = tenant.id;
+    if (typeof id === 'string') {
+      const first = tenantIndexById.get(id);
+      if (first !== undefined) {
+        errors.push(`tenants[${i}].id: "${id}" is already the id of tenants[${first}]; tenant ids must be unique`);
+      } else {
+        tenantIndexById.set(id, i);
+      }
+    }
+
+    const managedIndexById = new Map<string, number>();
+    const managed = Array.isArray(tenant.managedCertificates) ? tenant.managedCertificates : [];
+    managed.forEach((m, j) => {
+      const mid = asRecord(m)?.id;
+      if (typeof mid !== 'string') return;
+      const first = managedIndexById.get(mid);
+      if (first !== undefined) {
+        errors.push(
+          `tenants[${i}].managedCertificates[${j}].id: "${mid}" is already the id of managedCertificates[${first}] in this tenant; ids must be unique per tenant`,
+        );
+      } else {
+        managedIndexById.set(mid, j);
+      }
+    });
+
+    const endpoints = Array.isArray(tenant.endpoints) ? tenant.endpoints : [];
+    endpoints.forEach((e, j) => {
+      const ref = asRecord(e)?.managed;
+      if (typeof ref !== 'string' || managedIndexById.has(ref)) return;
+      const known = [...managedIndexById.keys()];
+      errors.push(
+        `tenants[${i}].endpoints[${j}].managed: "${ref}" is not the id of a managed certificate of this tenant` +
+          (known.length ? ` (known: ${known.join(', ')})` : ' (it has none)'),
+      );
+    });
+  });
+
+  const secretEnv = asRecord(asRecord(root?.notifications)?.webhook)?.secretEnv;
+  if (typeof secretEnv === 'string' && !env[secretEnv]) {
+    errors.push(
+      `notifications.webhook.secretEnv: the environment variable ${secretEnv} is not set; set it to the webhook signing secret`,
+    );
+  }
+  return errors;
+}
+
+function asRecord(value: unknown): Record<string, unknown> | undefined {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined;
+}
+
+/** "path: what is wrong", e.g. `tenants[1].endpoints[0].port: must be <= 65535`. */
+function describeSchemaError(e: ValidationError): string {
+  const schema = e.schema as { description?: string; properties?: Record<string, unknown> };
+  const at = (p: (string | number)[]) => formatPath(p) || '(root)';
+  switch (e.name) {
+    case 'required':
+      return `${at([...e.path, e.argument as string])}: is required`;
+    case 'additionalProperties': {
+      const known = Object.keys(schema.properties ?? {});
+      const hint = known.length ? ` (known keys: ${known.join(', ')})` : '';
+      return `${at([...e.path, e.argument as string])}: is not a known key${hint}`;
+    }
+    case 'type':
+      return `${at(e.path)}: must be ${(e.argument as string[]).map(typeName).join(' or ')}`;
+    case 'minimum':
+      return `${at(e.path)}: must be >= ${e.argument}`;
+    case 'maximum':
+      return `${at(e.path)}: must be <= ${e.argument}`;
+    case 'exclusiveMinimum':
+      return `${at(e.path)}: must be > ${e.argument}`;
+    case 'exclusiveMaximum':
+      return `${at(e.path)}: must be < ${e.argument}`;
+    case 'minLength':
+      return `${at(e.path)}: must not be empty`;
+    case 'minItems':
+      return `${at(e.path)}: must have at least ${e.argument} item${e.argument === 1 ? '' : 's'}`;
+    case 'enum':
+      return `${at(e.path)}: must be one of ${(e.argument as unknown[]).join(', ')}`;
+    case 'pattern':
+      return `${at(e.path)}: must match ${e.argument}${schema.description ? ` (${schema.description})` : ''}`;
+    case 'format':
+    case 'anyOf':
+      return `${at(e.path)}: must be ${schema.description ?? `a valid ${e.argument}`}`;
+    default:
+      return `${at(e.path)}: ${e.message}`;
+  }
+}
+
+function formatPath(segments: (string | number)[]): string {
+  return segments
+    .map((s, i) =>
+      typeof s === 'number'
+        ? `[${s}]`
+        : /^[A-Za-z_$][\w$-]*$/.test(s)
+          ? `${i === 0 ? '' : '.'}${s}`
+          : `[${JSON.stringify(s)}]`,
+    )
+    .join('');
+}
+
+function typeName(t: string): string {
+  return (
+    { integer: 'an integer', number: 'a number', string: 'a string', object: 'an object', array: 'a list', boolean: 'true or false', null: 'null' }[t] ?? t
+  );
+}

@@ -1,0 +1,130 @@
+/**
+ * `certops demo` (what `npm start` runs): the whole mission on one machine, with no Azure.
+ * A fleet of real TLS servers for two tenants, one sweep (discover → analyze → gate → rotate →
+ * notify), proof by handshake that the managed servers now serve new certificates, a second
+ * sweep that changes nothing and tells nobody, the reports before and after, and where the
+ * notifications and the audit went.
+ */
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { createEmbeddedRuntime } from '../composition-root';
+import { createLogger } from '../observability/logger';
+import { verifyWebhookSignature } from '../adapters/local/webhook-notifier';
+import { TlsProber } from '../adapters/tls/tls-prober';
+import { StaticResolver } from '../adapters/tls/system-resolver';
+import { inventory } from '../pipeline/inventory';
+import { formatInventory } from '../cli/report-format';
+import { auditVerify } from '../cli/main';
+import { buildDemoWorld, type DemoWorld } from './demo-fleet';
+
+const WEBHOOK_SECRET_ENV = 'CERTOPS_DEMO_WEBHOOK_SECRET';
+
+export async function runDemo(options: { out: NodeJS.WritableStream; workDir?: string }): Promise<number> {
+  const print = (text = '') => options.out.write(`${text}\n`);
+  const started = Date.now();
+  const workDir = options.workDir ?? mkdtempSync(path.join(os.tmpdir(), 'certops-demo-'));
+  const secret = createHash('sha256').update(`${workDir}${Math.random()}`).digest('hex');
+  const receiver = await startWebhookReceiver(secret);
+  const world = await buildDemoWorld(workDir, new Date(), { url: receiver.url, secretEnv: WEBHOOK_SECRET_ENV });
+  const runtime = createEmbeddedRuntime(world.config, {
+    logger: createLogger({ level: process.env.CERTOPS_LOG_LEVEL ?? 'warn' }),
+    env: { ...process.env, [WEBHOOK_SECRET_ENV]: secret },
+    consoleStream: options.out as unknown as import('node:stream').Writable,
+    // The demo's names exist only in its host map; nothing is asked of the system resolver.
+    resolver: new StaticResolver(world.hosts),
+  });
+  try {
+    print(`certops demo: 2 tenants, ${world.fleet.endpoints().length} real TLS servers on 127.0.0.x:${world.port}, working directory ${workDir}`);
+    const before = await servedFingerprints(world);
+    runtime.pipeline.start();
+
+    print('\n== Sweep 1: discover → analyze → gate → rotate → notify (notifications as they are sent) ==');
+    const sweep1 = await runtime.pipeline.sweep({ reason: 'demo' });
+    const rowsBefore = await inventory(runtime.deps.store);
+    print(`\n== Report BEFORE rotation (what sweep ${sweep1.sweepId} found) ==`);
+    print(formatInventory(rowsBefore));
+
+    print('\n== What the managed servers serve now (a fresh handshake each) ==');
+    const after = await servedFingerprints(world);
+    let rotated = 0;
+    for (const name of world.managedEndpoints) {
+      const changed = before.get(name) !== after.get(name);
+      if (changed) rotated++;
+      print(`  ${name.padEnd(20)} ${short(before.get(name))} → ${short(after.get(name))}  ${changed ? 'ROTATED' : 'unchanged (healthy, not due)'}`);
+    }
+
+    const sent = receiver.received.length;
+    print('\n== Sweep 2: nothing changed, so nobody is told again ==');
+    await runtime.pipeline.sweep({ reason: 'demo, second look' });
+    print(`  notifications in sweep 2: ${receiver.received.length - sent}`);
+    print('\n== Report AFTER rotation ==');
+    print(formatInventory(await inventory(runtime.deps.store)));
+
+    const dead = await runtime.bus.deadLetters();
+    print('\n== Where things went ==');
+    print(`  notifications: console (above), ${runtime.outboxFile} (${lines(runtime.outboxFile)} lines), signed webhook ${receiver.url} (${receiver.received.length} received, ${receiver.badSignatures} with a bad signature)`);
+    print(`  inventory, audit chain, bus: ${runtime.databaseFile}`);
+    print(`  dead letters: ${dead.length}`);
+    await auditVerify(runtime.deps.audit, undefined, (t) => print(`  ${t}`));
+    print(`\ncertops demo: ${rotated} of ${world.managedEndpoints.length} managed endpoints rotated and verified in ${((Date.now() - started) / 1000).toFixed(1)} s. Try: node dist/shared/cli/main.js report --config <a config file>`);
+    return rotated > 0 && receiver.badSignatures === 0 && dead.length === 0 ? 0 : 1;
+  } finally {
+    await runtime.close();
+    await world.fleet.close();
+    await receiver.close();
+  }
+}
+
+async function servedFingerprints(world: DemoWorld): Promise<Map<string, string>> {
+  const prober = new TlsProber();
+  const result = new Map<string, string>();
+  for (const name of world.managedEndpoints) {
+    const { address, port } = world.fleet.endpoint(name);
+    const r = await prober.probe({ address, port, servername: undefined, connectTimeoutMs: 1000, handshakeTimeoutMs: 2000 });
+    result.set(name, r.ok ? createHash('sha256').update(r.chain[0]).digest('hex') : `error ${r.error.code}`);
+  }
+  return result;
+}
+
+function short(fp: string | undefined): string {
+  return fp ? fp.slice(0, 16) : '-';
+}
+
+function lines(file: string | null): number {
+  if (!file) return 0;
+  try {
+    return readFileSync(file, 'utf8').split('\n').filter(Boolean).length;
+  } catch {
+    return 0;
+  }
+}
+
+async function startWebhookReceiver(secret: string) {
+  const received: unknown[] = [];
+  let badSignatures = 0;
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      const ok = verifyWebhookSignature(secret, String(req.headers['x-certops-timestamp']), body, String(req.headers['x-certops-signature']), new Date());
+      if (ok) received.push(JSON.parse(body));
+      else badSignatures++;
+      res.writeHead(ok ? 204 : 401).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/certops`,
+    received,
+    get badSignatures() {
+      return badSignatures;
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}

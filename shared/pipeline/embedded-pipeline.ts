@@ -1,0 +1,76 @@
+/**
+ * The pipeline on one machine: every stage of the topology subscribed to its topics on the
+ * embedded bus, running the very same handlers (through the same runner) that the Azure
+ * Functions entry points call. Emitted events are published before the input is settled, so a
+ * crash in between re-runs the (idempotent) handler rather than losing its output.
+ */
+import type { CloudEvent } from '../domain/events';
+import type { EventBus, Settlement } from '../ports/event-bus';
+import type { PipelineDeps } from './stage';
+import { runStage, type StageOutcome } from './stage-runner';
+import { STAGE_HANDLERS } from './stages';
+import { routes, STAGES, topicOf, type EventType, type StageName } from './topology';
+import { sweepRequests } from './sweep';
+
+export async function publishEvents(bus: EventBus, events: CloudEvent[]): Promise<void> {
+  const byTopic = new Map<string, CloudEvent[]>();
+  for (const e of events) {
+    const topic = topicOf(e.type as EventType);
+    byTopic.set(topic, [...(byTopic.get(topic) ?? []), e]);
+  }
+  for (const [topic, batch] of byTopic) await bus.publish(topic, batch);
+}
+
+/**
+ * The embedded bus names a subscription globally, Service Bus per topic: on one machine the
+ * stage's subscription on a topic is `<stage>@<topic>`.
+ */
+export function embeddedSubscription(stageName: StageName, topic: string): string {
+  return `${stageName}@${topic}`;
+}
+
+/** The bus routes of the topology, with embedded subscription names. */
+export function embeddedRoutes(): Array<{ topic: string; subscriptions: string[] }> {
+  return routes().map((r) => ({ topic: r.topic, subscriptions: r.subscriptions.map((s) => embeddedSubscription(s, r.topic)) }));
+}
+
+export class EmbeddedPipeline {
+  constructor(
+    readonly deps: PipelineDeps,
+    readonly bus: EventBus,
+    private readonly observer: (stage: StageName, outcome: StageOutcome['kind']) => void = () => {},
+  ) {
+    for (const definition of STAGES) {
+      for (const type of definition.consumes) {
+        this.bus.subscribe(
+          embeddedSubscription(definition.name, topicOf(type)),
+          topicOf(type),
+          async (message): Promise<Settlement> => {
+            const outcome = await runStage(definition.name, STAGE_HANDLERS[definition.name], message.body, this.deps);
+            this.observer(definition.name, outcome.kind);
+            if (outcome.kind === 'dead-letter') return { kind: 'dead-letter', reason: outcome.reason, description: outcome.description };
+            await publishEvents(this.bus, outcome.emitted);
+            return { kind: 'complete' };
+          },
+          { concurrency: definition.name === 'discover' ? deps.discovery.concurrency : definition.concurrency },
+        );
+      }
+    }
+  }
+
+  start(): void {
+    this.bus.start();
+  }
+
+  /** Requests a sweep of the given tenants (all when none) and waits until the pipeline is idle. */
+  async sweep(options: { reason: string; tenantIds?: string[] }): Promise<{ sweepId: string }> {
+    const requests = sweepRequests(this.deps.tenants, this.deps.clock, options);
+    await publishEvents(this.bus, requests);
+    await this.bus.idle();
+    return { sweepId: requests[0]?.data.sweepId ?? 'empty' };
+  }
+
+  async stop(): Promise<void> {
+    await this.bus.stop();
+  }
+}

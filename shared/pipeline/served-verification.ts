@@ -1,0 +1,65 @@
+/**
+ * Verification by handshake: does every address of every endpoint serve the expected
+ * certificate? Polled with capped exponential backoff until all do or the deadline passes
+ * (a reload is not instant: nginx's old workers keep serving for ~100–130 ms after a reload).
+ */
+import { createHash } from 'node:crypto';
+import type { EndpointRef } from './event-data';
+import type { PipelineDeps } from './stage';
+
+export interface ServedCheck {
+  ok: boolean;
+  verified: Array<{ endpointId: string; address: string }>;
+  /** Addresses that did not serve the expected certificate, with what they served instead. */
+  pending: Array<{ endpointId: string; address: string; served: string | null; error: string | null }>;
+}
+
+export async function checkServed(deps: PipelineDeps, endpoints: EndpointRef[], fingerprint: string): Promise<ServedCheck> {
+  const result: ServedCheck = { ok: true, verified: [], pending: [] };
+  for (const endpoint of endpoints) {
+    let addresses: string[];
+    try {
+      addresses = await deps.resolver.resolve(endpoint.host);
+    } catch (err) {
+      result.ok = false;
+      result.pending.push({ endpointId: endpoint.endpointId, address: '', served: null, error: String(err) });
+      continue;
+    }
+    const probes = await Promise.all(
+      addresses.map((address) =>
+        deps.prober.probe({
+          address,
+          port: endpoint.port,
+          servername: endpoint.servername ?? undefined,
+          connectTimeoutMs: deps.discovery.connectTimeoutMs,
+          handshakeTimeoutMs: deps.discovery.handshakeTimeoutMs,
+        }).then((r) => ({ address, r })),
+      ),
+    );
+    for (const { address, r } of probes) {
+      const served = r.ok ? createHash('sha256').update(r.chain[0]).digest('hex') : null;
+      if (served === fingerprint) result.verified.push({ endpointId: endpoint.endpointId, address });
+      else {
+        result.ok = false;
+        result.pending.push({ endpointId: endpoint.endpointId, address, served, error: r.ok ? null : r.error.message });
+      }
+    }
+  }
+  return result;
+}
+
+export async function waitUntilServed(
+  deps: PipelineDeps,
+  endpoints: EndpointRef[],
+  fingerprint: string,
+  options: { timeoutMs: number; initialDelayMs: number; maxDelayMs: number },
+): Promise<ServedCheck> {
+  const deadline = Date.now() + options.timeoutMs;
+  let delay = options.initialDelayMs;
+  for (;;) {
+    const check = await checkServed(deps, endpoints, fingerprint);
+    if (check.ok || Date.now() + delay > deadline) return check;
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    delay = Math.min(delay * 2, options.maxDelayMs);
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * Runs one stage on one raw message, the same way for every transport:
+ * validate the input (envelope, type, data schema) → handler → validate every output.
+ *
+ * Outcomes (CONVENTIONS §5):
+ * - completed: publish `emitted`, then settle the message;
+ * - dead-letter: the input can never succeed (invalid event, permanent failure, or an output that
+ *   breaks its schema): dead-letter it with the reason, never crash the worker, never drop it;
+ * - a thrown error: transient; the transport redelivers with backoff, then dead-letters.
+ */
+import { randomUUID } from 'node:crypto';
+import type { CloudEvent } from '../domain/events';
+import { InvalidEventError, NeedsHumanError, PermanentError, errorMessage } from '../domain/errors';
+import { invocationLogger } from '../observability/logger';
+import { validateEvent } from './event-schemas';
+import { stageContext, type PipelineDeps, type StageHandler } from './stage';
+import { stage as stageDefinition, type StageName } from './topology';
+
+export type StageOutcome =
+  | { kind: 'completed'; emitted: CloudEvent[] }
+  | { kind: 'dead-letter'; reason: string; description: string };
+
+export async function runStage(
+  name: StageName,
+  handler: StageHandler,
+  body: unknown,
+  deps: PipelineDeps,
+): Promise<StageOutcome> {
+  const definition = stageDefinition(name);
+  let event: CloudEvent;
+  try {
+    event = validateEvent(body, definition.consumes);
+  } catch (err) {
+    const description = errorMessage(err);
+    deps.logger.warn({ stage: name, reason: 'InvalidEvent', errors: (err as InvalidEventError).errors }, 'dead-lettering an invalid event');
+    return { kind: 'dead-letter', reason: 'InvalidEvent', description };
+  }
+
+  const log = invocationLogger(deps.logger, {
+    stage: name,
+    tenantId: event.tenantid,
+    correlationId: event.correlationid,
+    eventId: event.id,
+  });
+  const ctx = stageContext(name, event, deps, log);
+  const startedAt = process.hrtime.bigint();
+  let emitted: CloudEvent[];
+  try {
+    emitted = await handler(event, ctx);
+  } catch (err) {
+    if (err instanceof PermanentError || err instanceof NeedsHumanError) {
+      log.error({ err, reason: err.name }, 'stage failed permanently; dead-lettering its input');
+      return { kind: 'dead-letter', reason: err.name, description: err.message };
+    }
+    log.warn({ err }, 'stage failed; the message will be retried');
+    throw err;
+  }
+
+  const outputErrors: string[] = [];
+  for (const out of emitted) {
+    try {
+      validateEvent(out, definition.emits);
+    } catch (err) {
+      outputErrors.push(errorMessage(err));
+    }
+  }
+  if (outputErrors.length > 0) {
+    log.error({ errors: outputErrors }, 'stage produced invalid events; dead-lettering its input');
+    return { kind: 'dead-letter', reason: 'InvalidOutput', description: outputErrors.join(' | ') };
+  }
+  log.debug({ emitted: emitted.length, ms: Number(process.hrtime.bigint() - startedAt) / 1e6 }, 'stage completed');
+  return { kind: 'completed', emitted };
+}
+
+/** A new correlation id for work that starts here (a timer tick, a CLI command). */
+export function newCorrelationId(): string {
+  return randomUUID();
+}

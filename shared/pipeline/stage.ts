@@ -1,0 +1,85 @@
+/**
+ * What a stage handler is and what it is given. Handlers are the same code whether the embedded
+ * runtime or an Azure Functions trigger invokes them: they receive a validated CloudEvent and
+ * return the events they emit; the runner validates both sides and the transport publishes.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Clock } from '../domain/clock';
+import { cloudEvent, type CloudEvent } from '../domain/events';
+import type { DiscoveryOptions } from '../config/model';
+import type { TrustAnchors } from '../domain/chain';
+import type { Logger } from '../observability/logger';
+import type { AuditLog, AuditEntry } from '../ports/audit-log';
+import type { CertificateStore } from '../ports/certificate-store';
+import type { Deployer } from '../ports/deployer';
+import type { Issuer } from '../ports/issuer';
+import type { Notifier } from '../ports/notifier';
+import type { Prober } from '../ports/prober';
+import type { Resolver } from '../ports/resolver';
+import type { TenantDirectory } from '../ports/tenant-directory';
+import type { EventType, StageName } from './topology';
+
+export interface RotationOptions {
+  /** How long the rotate stage waits for every address to serve the new certificate. */
+  verifyTimeoutMs: number;
+  /** First delay between verification handshakes; doubles up to verifyMaxDelayMs. */
+  verifyInitialDelayMs: number;
+  verifyMaxDelayMs: number;
+}
+
+/** Everything a stage may touch, chosen once by the composition root. */
+export interface PipelineDeps {
+  clock: Clock;
+  logger: Logger;
+  tenants: TenantDirectory;
+  store: CertificateStore;
+  audit: AuditLog;
+  resolver: Resolver;
+  prober: Prober;
+  issuers: ReadonlyMap<string, Issuer>;
+  deployer: Deployer;
+  notifiers: readonly Notifier[];
+  discovery: DiscoveryOptions;
+  rotation: RotationOptions;
+  /** Trust anchors for a tenant: the system roots, the tenant's CA files, certops' own CAs. */
+  trustAnchors(tenantId: string): Promise<TrustAnchors>;
+}
+
+export interface StageContext {
+  stage: StageName;
+  deps: PipelineDeps;
+  log: Logger;
+  tenantId: string;
+  correlationId: string;
+  /** Builds an event to emit, carrying this invocation's tenant and correlation id. */
+  emit<T>(type: EventType, data: T, options?: { id?: string; subject?: string; tenantId?: string }): CloudEvent<T>;
+  /** Appends to the tenant's audit chain with this stage as the actor. */
+  audit(kind: string, data: Record<string, unknown>): Promise<void>;
+}
+
+export type StageHandler = (event: CloudEvent, ctx: StageContext) => Promise<CloudEvent[]>;
+
+export function stageContext(stage: StageName, event: CloudEvent, deps: PipelineDeps, log: Logger): StageContext {
+  return {
+    stage,
+    deps,
+    log,
+    tenantId: event.tenantid,
+    correlationId: event.correlationid,
+    emit: (type, data, options = {}) =>
+      cloudEvent({
+        id: options.id ?? randomUUID(),
+        type,
+        source: `/certops/${stage}`,
+        time: deps.clock.now(),
+        tenantId: options.tenantId ?? event.tenantid,
+        correlationId: event.correlationid,
+        subject: options.subject,
+        data,
+      }),
+    audit: async (kind, data) => {
+      const entry: AuditEntry = { kind, actor: `stage:${stage}`, correlationId: event.correlationid, data };
+      await deps.audit.append(event.tenantid, entry);
+    },
+  };
+}

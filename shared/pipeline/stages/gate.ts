@@ -1,0 +1,45 @@
+/**
+ * Gate: observes a renewal request and decides, by the tenant's gate policy, whether certops acts
+ * (L0: act and log; L1: act, then tell the assigned human, the default), asks first (L2), or only
+ * recommends (L3). A renewal replaces and deploys a certificate, so it passes two gates (renew and
+ * rotate); the stricter one decides. Every decision is audited with its rationale.
+ *
+ * Idempotency key: `gate:<sweepId>:<certificateId>` is claimed once; a redelivered request (or a
+ * second endpoint of the same certificate) is not decided twice.
+ */
+import type { CloudEvent } from '../../domain/events';
+import { PermanentError } from '../../domain/errors';
+import { decideGate, type GateDecision } from '../../domain/gate-policy';
+import type { GatedRenewal, RenewalRequested } from '../event-data';
+import type { StageContext } from '../stage';
+import { EVENT_TYPES } from '../topology';
+
+const LEVEL_RANK = { L0: 0, L1: 1, L2: 2, L3: 3 } as const;
+
+export async function gate(event: CloudEvent, ctx: StageContext): Promise<CloudEvent[]> {
+  const request = event.data as RenewalRequested;
+  const tenant = ctx.deps.tenants.get(ctx.tenantId);
+  if (!tenant) throw new PermanentError(`tenant ${ctx.tenantId} is not configured; renewal of ${request.certificateId} cannot be gated`);
+  if (!(await ctx.deps.store.claim(ctx.tenantId, `gate:${request.sweepId}:${request.certificateId}`))) {
+    ctx.log.info({ certificateId: request.certificateId }, 'renewal already gated in this sweep; nothing to do');
+    return [];
+  }
+
+  const subject = `certificate ${request.certificateId} (${request.reason})`;
+  const decisions: GateDecision[] = (['renew', 'rotate'] as const).map((action) =>
+    decideGate({ tenantId: ctx.tenantId, action, tenantLevels: tenant.policy?.gate, assignee: tenant.assignee, subject }),
+  );
+  const decision = decisions.reduce((a, b) => (LEVEL_RANK[b.level] > LEVEL_RANK[a.level] ? b : a));
+
+  ctx.log.info({ certificateId: request.certificateId, level: decision.level, outcome: decision.outcome, reason: decision.reason }, decision.rationale);
+  await ctx.audit('gate.decided', { certificateId: request.certificateId, sweepId: request.sweepId, ...decision });
+
+  const gated: GatedRenewal = { ...request, decision };
+  const type =
+    decision.outcome === 'proceed'
+      ? EVENT_TYPES.renewalApproved
+      : decision.outcome === 'await-approval'
+        ? EVENT_TYPES.approvalRequested
+        : EVENT_TYPES.recommendationIssued;
+  return [ctx.emit(type, gated, { id: `${request.sweepId}:gate:${request.certificateId}`, subject: request.certificateId })];
+}
