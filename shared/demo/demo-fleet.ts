@@ -61,7 +61,7 @@ export async function buildDemoWorld(workDir: string, now: Date, webhook?: { url
   mkdirSync(pki, { recursive: true });
   const rootKey = await generateKeyPair('ec-p256');
   const root = await createCertificate({
-    subject: 'CN=Demo Public Root, O=certops demo',
+    subject: 'O=certops demo, CN=Demo Public Root',
     notBefore: new Date(now.getTime() - 400 * MS_PER_DAY),
     notAfter: new Date(now.getTime() + 3650 * MS_PER_DAY),
     isCA: true,

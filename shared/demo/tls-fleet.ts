@@ -10,6 +10,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
+import { Worker } from 'node:worker_threads';
 
 export interface FleetFiles {
   /** PEM leaf certificate; may be followed by intermediates. */
@@ -130,8 +131,8 @@ export class TlsFleet {
     req.resume();
     if (!match) return void res.writeHead(404).end('not found\n');
     if (req.method !== 'POST') return void res.writeHead(405, { allow: 'POST' }).end('use POST\n');
-    const name = decodeURIComponent(match[1]);
-    if (!this.servers.has(name)) return void res.writeHead(404).end(`no server named "${name}"\n`);
+    const name = safeDecode(match[1]);
+    if (name === undefined || !this.servers.has(name)) return void res.writeHead(404).end(`no server named "${name}"\n`);
     try {
       await this.reload(name);
       res.writeHead(204).end();
@@ -212,7 +213,15 @@ export function assertLoopback(address: string): void {
   if (!loopback) throw new Error(`fleet: ${address} is not a loopback address; the fleet serves loopback only`);
 }
 
-export function listen(server: net.Server, address: string, port: number): Promise<void> {
+function safeDecode(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined; // malformed %-escape: no server can have that name
+  }
+}
+
+function listen(server: net.Server, address: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen({ host: address, port }, () => {
@@ -290,7 +299,6 @@ export async function startMisbehavingPeers(): Promise<MisbehavingPeers> {
  * overflow") and the client's connect() times out. Filler connections are made until one stalls.
  */
 async function startBlackhole(host: string): Promise<{ address?: PeerAddress; reason?: string; close(): Promise<void> }> {
-  const { Worker } = await import('node:worker_threads');
   const gate = new Int32Array(new SharedArrayBuffer(4));
   const worker = new Worker(
     `const net = require('node:net');

@@ -11,15 +11,17 @@ const ADVICE: Record<string, { code: FindingCode; advice: string }> = {
 
 export function probeFailureFinding(host: string, port: number, address: string, error: { code: string; message: string }): Finding {
   const known = ADVICE[error.code] ?? { code: 'handshake-failed' as FindingCode, advice: 'check the service' };
-  return finding(known.code, 'critical', `${host}:${port} at ${address}: ${error.message}; ${known.advice}.`, {
+  return finding(known.code, 'critical', `${host}:${port} at ${address}: ${known.code.replace(/-/g, ' ')}; ${known.advice}.`, {
     address,
     errorCode: error.code,
+    error: error.message,
   });
 }
 
 export function resolutionFailureFinding(host: string, error: { code: string; message: string }): Finding {
-  return finding('name-resolution-failed', 'critical', `${error.message}; check the DNS record or the endpoint's host name.`, {
+  return finding('name-resolution-failed', 'critical', `${host} does not resolve (${error.code}); check the DNS record or the endpoint's host name.`, {
     host,
     errorCode: error.code,
+    error: error.message,
   });
 }

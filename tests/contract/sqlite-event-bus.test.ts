@@ -47,6 +47,7 @@ describe('SqliteEventBus', () => {
     dbPath = path.join(dir, 'certops.db');
   });
   afterEach(async () => {
+    jest.restoreAllMocks();
     for (const cleanup of cleanups.splice(0)) cleanup();
     for (const bus of buses.splice(0)) await bus.stop();
     for (const db of dbs.splice(0)) closeDatabase(db);

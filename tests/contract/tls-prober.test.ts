@@ -3,10 +3,11 @@
  * the demo fleet on loopback, with certificates generated at test time.
  */
 import * as fs from 'node:fs/promises';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
-import { createCertificate, generateKeyPair, type KeyPair } from '../../shared/adapters/local/certificate-factory';
+import { createCertificate, generateKeyPair, type HashName, type KeyPair, type KeySpec } from '../../shared/adapters/local/certificate-factory';
 import { TlsProber } from '../../shared/adapters/tls/tls-prober';
 import { TlsFleet, startMisbehavingPeers, type FleetServerSpec, type MisbehavingPeers } from '../../shared/demo/tls-fleet';
 import type { ProbeRequest, ProbeResult } from '../../shared/ports/prober';
@@ -20,11 +21,11 @@ interface Issued {
 }
 
 /** A CA → intermediate → leaf chain, all freshly generated. */
-async function aChain(cn: string, options: { dnsNames?: string[]; notAfter?: Date } = {}) {
+async function aChain(cn: string, options: { dnsNames?: string[]; notAfter?: Date; keySpec?: KeySpec; hash?: HashName } = {}) {
   const notBefore = new Date(Date.now() - DAY);
   const notAfter = options.notAfter ?? new Date(Date.now() + 90 * DAY);
   const issue = async (subject: string, isCA: boolean, issuer?: Issued): Promise<Issued> => {
-    const key = await generateKeyPair('ec-p256');
+    const key = await generateKeyPair(options.keySpec ?? 'ec-p256', options.hash);
     const cert = await createCertificate({
       subject,
       isCA,
@@ -33,6 +34,7 @@ async function aChain(cn: string, options: { dnsNames?: string[]; notAfter?: Dat
       notAfter,
       dnsNames: isCA ? undefined : (options.dnsNames ?? [cn]),
       issuer: issuer && { certificatePem: issuer.pem, key: issuer.key },
+      hash: options.hash,
     });
     return { pem: cert.certificatePem, der: cert.der, key };
   };
@@ -64,27 +66,66 @@ function chainOf(result: ProbeResult): Buffer[] {
   return result.chain;
 }
 
+/** A TCP relay in front of a TLS server that keeps the first bytes (the ClientHello) of each connection. */
+async function startClientHelloRecorder(targetPort: number) {
+  const hellos: Buffer[] = [];
+  const sockets = new Set<net.Socket>();
+  const relay = net.createServer((client) => {
+    const upstream = net.connect(targetPort, '127.0.0.1');
+    for (const s of [client, upstream]) sockets.add(s.on('error', () => undefined).on('close', () => sockets.delete(s)));
+    client.once('data', (hello) => hellos.push(hello));
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
+  return {
+    endpoint: { address: '127.0.0.1', port: (relay.address() as net.AddressInfo).port },
+    hellos,
+    close: () => new Promise<void>((r) => (sockets.forEach((s) => s.destroy()), relay.close(() => r()))),
+  };
+}
+
+/**
+ * True when a ClientHello offers a previous session: a pre_shared_key extension (41, RFC 8446
+ * §4.2.11) or a non-empty SessionTicket extension (35, RFC 5077 §3.2).
+ */
+function offersResumption(record: Buffer): boolean {
+  let at = 5 + 4 + 2 + 32; // record header, handshake header, legacy_version, random
+  at += 1 + record[at]; // legacy_session_id (random in TLS 1.3 middlebox mode: not a signal)
+  at += 2 + record.readUInt16BE(at); // cipher_suites
+  at += 1 + record[at]; // legacy_compression_methods
+  const end = at + 2 + record.readUInt16BE(at);
+  for (at += 2; at + 4 <= end; at += 4 + record.readUInt16BE(at + 2)) {
+    const type = record.readUInt16BE(at);
+    if (type === 41 || (type === 35 && record.readUInt16BE(at + 2) > 0)) return true;
+  }
+  return false;
+}
+
 const prober = new TlsProber();
 let fleet: TlsFleet;
 let peers: MisbehavingPeers;
-let main: Chain, other: Chain, misordered: Chain, renewed: Chain;
+let main: Chain, other: Chain, misordered: Chain, renewed: Chain, weak: Chain;
 
 beforeAll(async () => {
   dir = await fs.mkdtemp(path.join(os.tmpdir(), 'tls-prober-'));
-  [main, other, misordered, renewed] = await Promise.all([
+  [main, other, misordered, renewed, weak] = await Promise.all([
     aChain('main.test'),
     aChain('other.test'),
     aChain('misordered.test'),
     aChain('main.test', { notAfter: new Date(Date.now() + 400 * DAY) }),
+    aChain('weak.test', { keySpec: 'rsa-1024', hash: 'SHA-1' }),
   ]);
   const plain = await filesFor('plain', main);
   const servers: FleetServerSpec[] = [
     { name: 'main', ...(await filesFor('main', main)), sni: { 'other.test': await filesFor('other', other) } },
     { name: 'misordered', address: '127.0.0.2', ...(await filesFor('misordered', misordered, [misordered.root, misordered.intermediate])) },
     { name: 'reloadable', ...(await filesFor('reloadable', main)) },
-    ...(['TLSv1.2', 'TLSv1.3'] as const).map((v) => ({ name: v, ...plain, tls: { minVersion: v, maxVersion: v } })),
+    { name: 'weak', ...(await filesFor('weak', weak)), tls: { ciphers: 'DEFAULT:@SECLEVEL=0' } },
+    // Legacy servers need OpenSSL security level 0 to offer TLS 1.0/1.1 at all.
+    ...(['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'] as const).map((v) => ({ name: v, ...plain, tls: { minVersion: v, maxVersion: v, ciphers: 'DEFAULT:@SECLEVEL=0' } })),
   ];
-  [fleet, peers] = await Promise.all([TlsFleet.start(servers), startMisbehavingPeers()]);
+  fleet = await TlsFleet.start(servers);
+  peers = await startMisbehavingPeers();
 });
 
 afterAll(async () => {
@@ -116,9 +157,20 @@ describe('TlsProber against real servers', () => {
     expect(chainOf(result)).toEqual([misordered.leaf.der, misordered.root.der, misordered.intermediate.der]);
   });
 
-  it.each(['TLSv1.2', 'TLSv1.3'])('When the server speaks only %s, then the probe succeeds and reports it', async (version) => {
+  it.each(['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'])('When the server speaks only %s, then the probe succeeds and reports it', async (version) => {
     const result = await prober.probe(aRequest(fleet.endpoint(version)));
     expect(result).toMatchObject({ ok: true, protocol: version });
+  });
+
+  it('When the server presents an RSA-1024 chain signed with SHA-1, then the probe still returns it', async () => {
+    const result = await prober.probe(aRequest(fleet.endpoint('weak')));
+    expect(chainOf(result)).toEqual([weak.leaf.der, weak.intermediate.der]);
+  });
+
+  it('When legacy protocols are not allowed, then a TLS 1.0 server fails the handshake', async () => {
+    const strict = new TlsProber({ allowLegacyProtocols: false });
+    const result = await strict.probe(aRequest(fleet.endpoint('TLSv1')));
+    expect(result).toMatchObject({ ok: false, error: { code: 'handshake-failed' } });
   });
 
   it('When probing twice in a row, then both probes return the certificate', async () => {
@@ -128,35 +180,31 @@ describe('TlsProber against real servers', () => {
     expect(chainOf(second)[0]).toEqual(main.leaf.der);
   });
 
-  it.each(['TLSv1.2', 'TLSv1.3'] as const)(
-    'When a %s server would resume sessions, then no probe resumes one',
-    async (version) => {
-      const reused: boolean[] = [];
-      const server = tls.createServer({ key: main.leaf.key.privateKeyPem, cert: main.leaf.pem, maxVersion: version }, (s) => {
-        reused.push(s.isSessionReused());
-        s.on('error', () => undefined).end();
+  it.each(['TLSv1.2', 'TLSv1.3'] as const)('When a %s server hands out session tickets, then no probe offers to resume', async (version) => {
+    const server = tls.createServer({ key: main.leaf.key.privateKeyPem, cert: main.leaf.pem, maxVersion: version }, (s) => s.on('error', () => undefined).end('bye')); // a write flushes TLS 1.3 tickets
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const recorder = await startClientHelloRecorder((server.address() as net.AddressInfo).port);
+    try {
+      // Control: a client that kept its session offers it (and resumes), so the assertion can fail.
+      const session = await new Promise<Buffer>((resolve, reject) => {
+        const s = tls.connect({ host: recorder.endpoint.address, port: recorder.endpoint.port, rejectUnauthorized: false }).resume();
+        s.once('session', (saved) => (resolve(saved), s.destroy()));
+        s.once('close', () => reject(new Error('the server handed out no session')));
       });
-      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-      const endpoint = { address: '127.0.0.1', port: (server.address() as { port: number }).port };
-      try {
-        // Control: a client that offers its saved session does resume, so the assertion can fail.
-        const session = await new Promise<Buffer>((resolve) => {
-          const s = tls.connect({ host: endpoint.address, port: endpoint.port, rejectUnauthorized: false }, () => undefined);
-          s.once('session', (saved) => (resolve(saved), s.destroy()));
+      await new Promise<void>((resolve) => {
+        const s = tls.connect({ host: recorder.endpoint.address, port: recorder.endpoint.port, rejectUnauthorized: false, session }, () => {
+          expect(s.isSessionReused()).toBe(true);
+          s.destroy();
+          resolve();
         });
-        await new Promise<void>((resolve) => {
-          const s = tls.connect({ host: endpoint.address, port: endpoint.port, rejectUnauthorized: false, session }, () => (s.destroy(), resolve()));
-        });
-        await new Promise((r) => setTimeout(r, 50)); // let the server see the handshake
-        expect(reused).toEqual([false, true]);
-        for (let i = 0; i < 3; i++) chainOf(await prober.probe(aRequest(endpoint)));
-        await new Promise((r) => setTimeout(r, 50)); // let the server see the last handshake
-        expect(reused.slice(2)).toEqual([false, false, false]);
-      } finally {
-        server.close();
-      }
-    },
-  );
+      });
+      for (let i = 0; i < 3; i++) chainOf(await prober.probe(aRequest(recorder.endpoint)));
+      expect(recorder.hellos.map(offersResumption)).toEqual([false, true, false, false, false]);
+    } finally {
+      await recorder.close();
+      server.close();
+    }
+  });
 
   it('When 200 probes run in parallel, then every one returns the chain', async () => {
     const results = await Promise.all(
@@ -206,6 +254,16 @@ describe('TlsProber failure outcomes', () => {
     expect(performance.now() - started).toBeLessThan(1000);
   });
 
+  // (Node warns about >10 abort listeners on one signal; the prober lifts that limit. Jest's sandboxed
+  // AbortSignal is not one node:events recognises and never warns, so that part is checked outside jest.)
+  it('When 50 probes share one signal, then aborting it rejects them all', async () => {
+    const controller = new AbortController();
+    const probes = Array.from({ length: 50 }, () => prober.probe(aRequest(peers.silent, { abortSignal: controller.signal })));
+    setTimeout(() => controller.abort(), 50);
+    const outcomes = await Promise.allSettled(probes);
+    expect(outcomes.map((o) => o.status === 'rejected' && (o.reason as Error).name)).toEqual(Array(50).fill('AbortError'));
+  });
+
   it('When the signal is already aborted, then the probe rejects without connecting', async () => {
     await expect(prober.probe(aRequest(fleet.endpoint('main'), { abortSignal: AbortSignal.abort() }))).rejects.toMatchObject({ name: 'AbortError' });
   });
@@ -253,5 +311,16 @@ describe('TlsFleet reload seen through the prober', () => {
   it('When the name is unknown, then the control server answers 404', async () => {
     expect((await post(fleet.reloadUrl('nobody'))).status).toBe(404);
     await expect(fleet.reload('nobody')).rejects.toThrow(/no server named/);
+  });
+
+  it('When the reload URL is fetched with GET, then 405 and nothing is reloaded', async () => {
+    const response = await fetch(fleet.reloadUrl('reloadable'));
+    expect(response.status).toBe(405);
+    expect(response.headers.get('allow')).toBe('POST');
+  });
+
+  it('When a server is given a non-loopback address, then the fleet refuses to start', async () => {
+    const spec = { name: 'outside', address: '192.0.2.1', certFile: 'unused', keyFile: 'unused' };
+    await expect(TlsFleet.start([spec])).rejects.toThrow(/not a loopback address/);
   });
 });

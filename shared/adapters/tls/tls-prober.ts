@@ -6,6 +6,7 @@
  * Throughput matters (discovery sweeps thousands of endpoints), so per-probe work is one socket, two
  * timers and a handful of closures: the client SecureContext is created once per prober.
  */
+import { getMaxListeners, setMaxListeners } from 'node:events';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { performance } from 'node:perf_hooks';
@@ -53,6 +54,9 @@ export class TlsProber implements Prober {
     assertValid(request);
     const signal = request.abortSignal;
     if (signal?.aborted) return Promise.reject(abortError(signal));
+    // A sweep shares one signal across many concurrent probes; each removes its listener when it
+    // settles, so lift node's "possible leak" warning threshold (10) on that signal.
+    if (signal) liftListenerLimit(signal);
     return new Promise<ProbeResult>((resolve, reject) => {
       const started = performance.now();
       let connected = false;
@@ -131,6 +135,15 @@ function sniName(servername: string | undefined): string | undefined {
 function target(request: ProbeRequest): string {
   const host = net.isIPv6(request.address) ? `[${request.address}]` : request.address;
   return request.servername ? `${host}:${request.port} (${request.servername})` : `${host}:${request.port}`;
+}
+
+function liftListenerLimit(signal: AbortSignal): void {
+  try {
+    if (getMaxListeners(signal) !== 0) setMaxListeners(0, signal);
+  } catch {
+    // A signal from another realm (e.g. a test sandbox) is not recognised by node:events; the
+    // only cost of skipping is the warning.
+  }
 }
 
 function abortError(signal: AbortSignal): DOMException {

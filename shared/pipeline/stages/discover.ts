@@ -23,7 +23,7 @@ export async function discover(event: CloudEvent, ctx: StageContext): Promise<Cl
     addresses = await resolver.resolve(endpoint.host);
   } catch (err) {
     const code = err instanceof NameResolutionError ? err.code : 'ERESOLVE';
-    resolutionError = { code, message: `could not resolve ${endpoint.host}: ${errorMessage(err)}` };
+    resolutionError = { code, message: errorMessage(err) };
   }
 
   const observations = await Promise.all(

@@ -59,11 +59,14 @@ async function onAnalyzed(data: CertificateAnalyzed, tenant: TenantConfig, event
       : isQuiet(state)
         ? 'info'
         : 'warning';
+  const problems = codes.length === 1 ? `finding ${codes[0]}` : `${codes.length} findings: ${codes.join(', ')}`;
   const headline = isQuiet(state)
     ? 'is healthy again'
-    : data.status
-      ? `is ${data.status}${worst?.daysLeft != null ? ` (${describeDays(worst.daysLeft)})` : ''}`
-      : 'could not be checked';
+    : data.status === null
+      ? `could not be checked (${problems})`
+      : data.status === 'healthy'
+        ? `has ${problems} (${describeDays(worst?.daysLeft ?? 0)})`
+        : `is ${data.status} (${describeDays(worst?.daysLeft ?? 0)})${codes.length ? `, ${problems}` : ''}`;
   await send(ctx, {
     id: `${ctx.tenantId}:${key}:${hash.slice(0, 16)}:${data.sweepId}`,
     tenantId: ctx.tenantId,

@@ -1,0 +1,153 @@
+/**
+ * Discovery throughput over one fleet of real TLS endpoints (served by the fleet child), measured
+ * four ways over the same ports, interleaved round by round so that drift hits all alike:
+ *  - certops, discover stage: the real handler through runStage (validation, resolver, prober,
+ *    output validation) at the topology's concurrency;
+ *  - certops, TlsProber only: the stage's network work without the event plumbing;
+ *  - nmap --script ssl-cert (the peer; the whole command is timed);
+ *  - bare tls.connect handshakes (the ceiling).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { createEmbeddedRuntime } from '../../shared/composition-root';
+import { cloudEvent } from '../../shared/domain/events';
+import { createLogger } from '../../shared/observability/logger';
+import { StaticResolver } from '../../shared/adapters/tls/system-resolver';
+import { TlsProber } from '../../shared/adapters/tls/tls-prober';
+import { endpointRef } from '../../shared/pipeline/endpoints';
+import { runStage } from '../../shared/pipeline/stage-runner';
+import { STAGE_HANDLERS } from '../../shared/pipeline/stages';
+import { EVENT_TYPES, stage } from '../../shared/pipeline/topology';
+import { bareHandshakes, runPool } from './handshakes';
+
+export interface DiscoveryEndpoint {
+  port: number;
+  host: string;
+}
+
+export interface DiscoveryFigures {
+  endpoints: number;
+  concurrency: number;
+  /** Medians, endpoints per second. */
+  stagePerSecond: number;
+  proberPerSecond: number;
+  nmapPerSecond: number | null;
+  barePerSecond: number;
+  /** Every round's figures, for the reader who distrusts medians. */
+  rounds: Array<Record<string, number>>;
+  notes: string[];
+}
+
+const DISCOVERY = { connectTimeoutMs: 3000, handshakeTimeoutMs: 5000 };
+
+export async function measureDiscovery(endpoints: DiscoveryEndpoint[], rounds: number, log: (s: string) => void): Promise<DiscoveryFigures> {
+  const concurrency = stage('discover').concurrency;
+  const notes: string[] = [];
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'certops-bench-discovery-'));
+  const hosts = Object.fromEntries(endpoints.map((e) => [e.host, ['127.0.0.1']]));
+  const runtime = createEmbeddedRuntime(
+    {
+      dataDir,
+      discovery: { concurrency, ...DISCOVERY },
+      notifications: { console: false },
+      sweepSchedule: '0 0 2 * * *',
+      tenants: [],
+    },
+    { logger: createLogger({ level: 'warn' }), consoleStream: null, resolver: new StaticResolver(hosts) },
+  );
+  try {
+    const prober = new TlsProber();
+    const events = endpoints.map((e, i) =>
+      cloudEvent({
+        id: `bench:${i}`,
+        type: EVENT_TYPES.discoveryRequested,
+        source: '/certops/bench',
+        time: new Date(),
+        tenantId: 'bench',
+        correlationId: `bench-discovery-${i}`,
+        data: { sweepId: 'bench-discovery', endpoint: endpointRef({ host: e.host, port: e.port }) },
+      }),
+    );
+
+    const viaStage = async (): Promise<number> => {
+      let ok = 0;
+      await runPool(events, concurrency, async (event) => {
+        const outcome = await runStage('discover', STAGE_HANDLERS.discover, event, runtime.deps);
+        const data = outcome.kind === 'completed' ? (outcome.emitted[0]?.data as { addresses: Array<{ outcome: string }> }) : null;
+        if (data?.addresses.every((a) => a.outcome === 'ok') && data.addresses.length > 0) ok += 1;
+      });
+      return ok;
+    };
+    const viaProber = async (): Promise<number> => {
+      let ok = 0;
+      await runPool(endpoints, concurrency, async (e) => {
+        const result = await prober.probe({ address: '127.0.0.1', port: e.port, servername: e.host, ...DISCOVERY });
+        if (result.ok) ok += 1;
+      });
+      return ok;
+    };
+    const viaBare = (): Promise<number> => bareHandshakes(endpoints.map((e) => ({ port: e.port, servername: e.host })), concurrency);
+    const viaNmap = async (): Promise<number> => nmapCertificates(endpoints.map((e) => e.port));
+
+    const methods: Array<[string, () => Promise<number>]> = [
+      ['stage', viaStage],
+      ['prober', viaProber],
+      ['nmap', viaNmap],
+      ['bare', viaBare],
+    ];
+    log(`discovery: ${endpoints.length} endpoints, concurrency ${concurrency}; warm-up…`);
+    for (const [name, run] of methods) {
+      const ok = await run();
+      if (ok !== endpoints.length) notes.push(`warm-up: ${name} retrieved ${ok} of ${endpoints.length} certificates`);
+    }
+    const measured: Array<Record<string, number>> = [];
+    for (let r = 0; r < rounds; r++) {
+      const round: Record<string, number> = {};
+      for (const [name, run] of methods) {
+        const started = performance.now();
+        const ok = await run();
+        const seconds = (performance.now() - started) / 1000;
+        if (ok !== endpoints.length) notes.push(`round ${r + 1}: ${name} retrieved ${ok} of ${endpoints.length} certificates`);
+        // Throughput counts certificates actually retrieved, so a method that fails is not rewarded.
+        round[name] = Math.round(ok / seconds);
+      }
+      log(`  round ${r + 1}: ${Object.entries(round).map(([k, v]) => `${k} ${v}/s`).join(', ')}`);
+      measured.push(round);
+    }
+    const median = (name: string): number => medianOf(measured.map((m) => m[name]));
+    return {
+      endpoints: endpoints.length,
+      concurrency,
+      stagePerSecond: median('stage'),
+      proberPerSecond: median('prober'),
+      nmapPerSecond: median('nmap'),
+      barePerSecond: median('bare'),
+      rounds: measured,
+      notes,
+    };
+  } finally {
+    await runtime.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * nmap's ssl-cert script over the ports (the command an MSP would type); returns how many
+ * certificates it printed. The IP target sends no SNI, so the fleet serves its default certificate.
+ */
+function nmapCertificates(ports: number[]): number {
+  const out = execFileSync('nmap', ['-Pn', '-n', '-p', ports.join(','), '--script', 'ssl-cert', '127.0.0.1'], {
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  return (out.match(/ssl-cert: Subject:/g) ?? []).length;
+}
+
+export function medianOf(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : Math.round((sorted[mid - 1] + sorted[mid]) / 2);
+}
