@@ -12,15 +12,17 @@ import { createLogger } from '../observability/logger';
 import { inventory } from '../pipeline/inventory';
 import { formatInventory } from './report-format';
 import { runDemo } from '../demo/demo';
+import { nextOccurrence, Scheduler } from '../adapters/local/scheduler';
 import type { StageName } from '../pipeline/topology';
 
 const USAGE = `usage:
   certops run [--config FILE]                 one sweep of every tenant, to completion
   certops report [--config FILE] [--tenant T] [--json]
   certops audit verify [--config FILE] [--tenant T]
+  certops serve [--config FILE]               keep running: sweeps on the schedule, until SIGINT/SIGTERM
   certops demo                                a local fleet, one sweep, rotation, reports`;
 
-export async function main(argv: string[], out: NodeJS.WritableStream = process.stdout): Promise<number> {
+export async function main(argv: string[], out: NodeJS.WritableStream = process.stdout, options: { stop?: AbortSignal } = {}): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -57,6 +59,25 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
       } finally {
         await runtime.close();
       }
+    }
+    case 'serve': {
+      const config = loadConfig(configFile);
+      const runtime = createEmbeddedRuntime(config, { logger });
+      const scheduler = new Scheduler({ logger });
+      runtime.pipeline.schedule(scheduler, { ingest: config.sweepSchedule });
+      runtime.pipeline.start();
+      scheduler.start();
+      print(`certops serving ${config.tenants.length} tenants; sweeps on "${config.sweepSchedule}" (next ${nextOccurrence(config.sweepSchedule, new Date()).toISOString()}); state in ${runtime.databaseFile}`);
+      await new Promise<void>((resolve) => {
+        const stop = () => resolve();
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+        options.stop?.addEventListener('abort', stop, { once: true });
+      });
+      scheduler.stop();
+      await runtime.close();
+      print('certops stopped; queued work resumes on the next start');
+      return 0;
     }
     case 'report': {
       const runtime = createEmbeddedRuntime(loadConfig(configFile), { logger, consoleStream: null });

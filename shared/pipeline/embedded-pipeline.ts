@@ -34,6 +34,11 @@ export function embeddedRoutes(): Array<{ topic: string; subscriptions: string[]
   return routes().map((r) => ({ topic: r.topic, subscriptions: r.subscriptions.map((s) => embeddedSubscription(s, r.topic)) }));
 }
 
+/** What the pipeline needs of a scheduler (the embedded one is adapters/local/scheduler.ts). */
+export interface JobScheduler {
+  schedule(name: string, ncrontab: string, job: () => Promise<void>): void;
+}
+
 export class EmbeddedPipeline {
   constructor(
     readonly deps: PipelineDeps,
@@ -60,6 +65,19 @@ export class EmbeddedPipeline {
 
   start(): void {
     this.bus.start();
+  }
+
+  /**
+   * Puts every timer of the topology on the scheduler: a tick publishes one sweep request per
+   * tenant (the Functions timer trigger does the same through the ingest handler).
+   */
+  schedule(scheduler: JobScheduler, schedules: Partial<Record<StageName, string>> = {}): void {
+    for (const definition of STAGES) {
+      if (!definition.timer) continue;
+      scheduler.schedule(`${definition.name}-timer`, schedules[definition.name] ?? definition.timer.schedule, async () => {
+        await publishEvents(this.bus, sweepRequests(this.deps.tenants, this.deps.clock, { reason: 'schedule' }));
+      });
+    }
   }
 
   /** Requests a sweep of the given tenants (all when none) and waits until the pipeline is idle. */

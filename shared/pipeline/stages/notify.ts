@@ -112,7 +112,13 @@ async function onRotationFailed(data: RotationFailed, tenant: TenantConfig, even
     kind: 'rotation-failed',
     severity: 'critical',
     title: `Rotation of ${data.certificateId} failed${data.rolledBack ? ' and was rolled back' : ''}: action needed`,
-    text: `${data.reason}. ${data.rolledBack ? (data.restoredVerified ? 'The previous certificate is served again (verified).' : 'The previous files were restored, but serving them could not be verified.') : 'The previous files could not be restored.'}`,
+    text: `${data.reason}. ${
+      data.restoredVerified
+        ? 'The previous certificate is served again (verified).'
+        : data.rolledBack
+          ? 'The previous files were restored, but serving them could not be verified.'
+          : 'The previous files could not be restored.'
+    }`,
     to,
     subject: { certificateId: data.certificateId, fingerprint: data.fromFingerprint ?? undefined },
     facts: { attempted: data.attemptedFingerprint, rolledBack: data.rolledBack, restoredVerified: data.restoredVerified, level: data.decision.level },

@@ -65,8 +65,9 @@ export async function rotate(event: CloudEvent, ctx: StageContext): Promise<Clou
   } catch (err) {
     ctx.log.error({ err, certificateId: managed.id }, 'deployment failed');
     // A failed reload happens after the files were written: put the previous ones back.
-    const restored = await restoreQuietly(ctx, err instanceof DeploymentError ? err.receipt : undefined);
-    return failed(`deployment failed: ${errorMessage(err)}`, restored, restored && (await oldServed(ctx, endpoints, request)));
+    const restored = await restoreQuietly(ctx, managed.id, err instanceof DeploymentError ? err.receipt : undefined);
+    // Served-or-not is the truth, whatever the restore reported (a failing reload hook fails both).
+    return failed(`deployment failed: ${errorMessage(err)}`, restored, await oldServed(ctx, endpoints, request));
   }
   await ctx.audit('certificate.deployed', { certificateId: managed.id, fingerprint: issued.fingerprintSha256, target: managed.target.type });
 
@@ -78,8 +79,8 @@ export async function rotate(event: CloudEvent, ctx: StageContext): Promise<Clou
   if (!check.ok) {
     const where = check.pending.map((p) => `${p.endpointId} at ${p.address || '?'} serves ${p.served?.slice(0, 12) ?? p.error ?? 'nothing'}`).join('; ');
     ctx.log.error({ certificateId: managed.id, pending: check.pending }, 'verification failed; rolling back');
-    const restored = await restoreQuietly(ctx, receipt);
-    return failed(`verification failed: ${where}`, restored, restored && (await oldServed(ctx, endpoints, request)));
+    const restored = await restoreQuietly(ctx, managed.id, receipt);
+    return failed(`verification failed: ${where}`, restored, await oldServed(ctx, endpoints, request));
   }
 
   const next: ManagedCertificateState = {
@@ -117,14 +118,15 @@ export async function rotate(event: CloudEvent, ctx: StageContext): Promise<Clou
   return [ctx.emit(EVENT_TYPES.rotationCompleted, data, { id: `${request.sweepId}:rotated:${managed.id}`, subject: managed.id })];
 }
 
-async function restoreQuietly(ctx: StageContext, receipt: DeploymentReceipt | undefined): Promise<boolean> {
+async function restoreQuietly(ctx: StageContext, certificateId: string, receipt: DeploymentReceipt | undefined): Promise<boolean> {
   if (!receipt) return false;
   try {
     await ctx.deps.deployer.restore(receipt);
-    await ctx.audit('certificate.restored', { target: receipt.target.type });
+    await ctx.audit('certificate.restored', { certificateId, target: receipt.target.type });
     return true;
   } catch (err) {
-    ctx.log.error({ err }, 'restoring the previous certificate failed');
+    ctx.log.error({ err, certificateId }, 'restoring the previous certificate failed');
+    await ctx.audit('certificate.restore-failed', { certificateId, error: errorMessage(err) });
     return false;
   }
 }
