@@ -6,9 +6,15 @@ import { Validator, type Schema } from 'jsonschema';
 import { FINDING_CODES } from '../domain/finding';
 import { InvalidEventError } from '../domain/errors';
 import type { CloudEvent } from '../domain/events';
+import { installJsonSchemaFastPath } from './jsonschema-fast-path';
 import { EVENT_TYPES, type EventType } from './topology';
 
-const nullable = (schema: Schema): Schema => ({ anyOf: [schema, { type: 'null' }] });
+/** `schema` or null. Widening `type`/`enum` (rather than `anyOf`) keeps validation one pass. */
+const nullable = (schema: Schema): Schema => {
+  if (typeof schema.type === 'string') return { ...schema, type: [schema.type, 'null'] };
+  if (schema.enum) return { ...schema, enum: [...schema.enum, null] };
+  return { anyOf: [schema, { type: 'null' }] };
+};
 const str: Schema = { type: 'string', minLength: 1 };
 const isoTime: Schema = { type: 'string', format: 'date-time' };
 const fingerprint: Schema = { type: 'string', pattern: '^[0-9a-f]{64}$' };
@@ -210,6 +216,7 @@ export const ENVELOPE_SCHEMA: Schema = {
  * schema passed to validate() on every call (URL resolution for each subschema), which cost about
  * half of each validation here (137 µs → 63 µs for a discovered event).
  */
+installJsonSchemaFastPath();
 const validator = new Validator();
 const ENVELOPE_REF: Schema = registered('/certops/envelope', ENVELOPE_SCHEMA);
 const DATA_REFS = Object.fromEntries(
