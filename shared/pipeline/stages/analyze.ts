@@ -112,25 +112,7 @@ function assessAddress(
   findingsOf: (chain: Certificate[]) => Finding[],
   policy: Parameters<typeof assessExpiry>[2],
 ): Assessed {
-  const record: ObservationRecord = {
-    tenantId,
-    endpointId: endpoint.endpointId,
-    host: endpoint.host,
-    port: endpoint.port,
-    servername: endpoint.servername,
-    address: obs.address,
-    sweepId: data.sweepId,
-    observedAt: data.observedAt,
-    outcome: obs.outcome,
-    certificate: null,
-    status: null,
-    statusReason: null,
-    renewAt: null,
-    daysLeft: null,
-    findings: [],
-    error: obs.error,
-    managedCertificateId: endpoint.managedCertificateId,
-  };
+  const record = observationRecord(tenantId, endpoint, data, obs.address, obs.outcome, obs.error);
   const assessment: AddressAssessment = { address: obs.address, fingerprintSha256: null, status: null, reason: null, notAfter: null, daysLeft: null, findings: [] };
 
   if (obs.outcome === 'error' || obs.chain.length === 0) {
@@ -174,23 +156,35 @@ function assessAddress(
 }
 
 function unresolvedRecord(tenantId: string, endpoint: EndpointRef, data: EndpointDiscovered): ObservationRecord {
+  return observationRecord(tenantId, endpoint, data, '', 'error', data.resolutionError);
+}
+
+/** An observation with nothing judged yet; analysis fills in the certificate, status and findings. */
+function observationRecord(
+  tenantId: string,
+  endpoint: EndpointRef,
+  data: EndpointDiscovered,
+  address: string,
+  outcome: ObservationRecord['outcome'],
+  error: ObservationRecord['error'],
+): ObservationRecord {
   return {
     tenantId,
     endpointId: endpoint.endpointId,
     host: endpoint.host,
     port: endpoint.port,
     servername: endpoint.servername,
-    address: '',
+    address,
     sweepId: data.sweepId,
     observedAt: data.observedAt,
-    outcome: 'error',
+    outcome,
     certificate: null,
     status: null,
     statusReason: null,
     renewAt: null,
     daysLeft: null,
     findings: [],
-    error: data.resolutionError,
+    error,
     managedCertificateId: endpoint.managedCertificateId,
   };
 }
