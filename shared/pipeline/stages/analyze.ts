@@ -19,6 +19,9 @@ import type { ObservationRecord } from '../../ports/certificate-store';
 import type { AddressAssessment, AddressObservation, CertificateAnalyzed, EndpointDiscovered, EndpointRef, RenewalRequested } from '../event-data';
 import type { StageContext } from '../stage';
 import { EVENT_TYPES } from '../topology';
+import { IssuerCertificateCache } from '../issuer-certificate-cache';
+
+const issuers = new IssuerCertificateCache();
 
 interface Assessed {
   assessment: AddressAssessment;
@@ -124,7 +127,7 @@ function assessAddress(
 
   let chain: Certificate[];
   try {
-    chain = obs.chain.map((b64) => parseCertificate(Buffer.from(b64, 'base64')));
+    chain = obs.chain.map((b64, i) => (i === 0 ? parseCertificate(Buffer.from(b64, 'base64')) : issuers.parse(b64)));
   } catch (err) {
     assessment.findings.push(
       finding('malformed-certificate', 'critical', `${endpoint.endpointId} at ${obs.address} presented a certificate that cannot be parsed (${errorMessage(err)}); replace it.`, {
