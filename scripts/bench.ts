@@ -61,7 +61,7 @@ async function main(): Promise<void> {
     rows.push(row('discovery throughput', d.stagePerSecond, 'endpoints/s', 'nmap --script ssl-cert', d.nmapPerSecond));
     rows.push(row('discovery throughput (TlsProber only)', d.proberPerSecond, 'endpoints/s', 'nmap --script ssl-cert', d.nmapPerSecond));
     rows.push(row('discovery vs bare-handshake ceiling', d.stagePerSecond, 'endpoints/s', `bare tls.connect loop (concurrency ${d.concurrency})`, d.barePerSecond));
-    notes.push(`discovery: ${d.endpoints} endpoints, concurrency ${d.concurrency}, median of ${DISCOVERY_ROUNDS} interleaved rounds after a warm-up`, ...d.notes);
+    notes.push(`discovery: ${d.endpoints} endpoints, concurrency ${d.concurrency}, median of ${DISCOVERY_ROUNDS} interleaved rounds of 3 passes each, after a warm-up`, ...d.notes);
   } finally {
     await discoveryFleet.stop();
   }
