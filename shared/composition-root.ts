@@ -40,6 +40,8 @@ export interface EmbeddedOptions {
   resolver?: Resolver;
   /** Where console notifications go (default stdout); null turns the console channel off. */
   consoleStream?: Writable | null;
+  /** false for read-only commands (report, audit): no channel is built, so none needs its secret. */
+  notify?: boolean;
   rotation?: Partial<RotationOptions>;
   bus?: { maxDeliveryCount?: number; retryBaseDelayMs?: number; lockDurationMs?: number };
   /** Told each time a stage settles a message (progress display, tests). */
@@ -79,10 +81,11 @@ export function createEmbeddedRuntime(config: CertopsConfig, options: EmbeddedOp
   const issuers = new Map<string, Issuer>([[localCa.name, localCa]]);
 
   const notifiers: Notifier[] = [];
-  if (config.notifications.console && options.consoleStream !== null) notifiers.push(new ConsoleNotifier({ stream: options.consoleStream ?? process.stdout }));
+  const notify = options.notify ?? true;
+  if (notify && config.notifications.console && options.consoleStream !== null) notifiers.push(new ConsoleNotifier({ stream: options.consoleStream ?? process.stdout }));
   const outboxFile = config.notifications.outboxFile ?? null;
-  if (outboxFile) notifiers.push(new OutboxNotifier({ file: outboxFile }));
-  if (config.notifications.webhook) {
+  if (notify && outboxFile) notifiers.push(new OutboxNotifier({ file: outboxFile }));
+  if (notify && config.notifications.webhook) {
     const secret = env[config.notifications.webhook.secretEnv];
     if (!secret) throw new Error(`notifications.webhook.secretEnv names ${config.notifications.webhook.secretEnv}, which is not set; set it to the webhook's shared secret`);
     notifiers.push(new WebhookNotifier({ url: config.notifications.webhook.url, secret }));

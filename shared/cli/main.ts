@@ -80,7 +80,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
       return 0;
     }
     case 'report': {
-      const runtime = createEmbeddedRuntime(loadConfig(configFile), { logger, consoleStream: null });
+      const runtime = createEmbeddedRuntime(loadConfig(configFile), { logger, notify: false });
       try {
         const rows = await inventory(runtime.deps.store, values.tenant);
         print(values.json ? JSON.stringify(rows, null, 2) : formatInventory(rows));
@@ -94,7 +94,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
         print(USAGE);
         return 2;
       }
-      const runtime = createEmbeddedRuntime(loadConfig(configFile), { logger, consoleStream: null });
+      const runtime = createEmbeddedRuntime(loadConfig(configFile), { logger, notify: false });
       try {
         return await auditVerify(runtime.deps.audit, values.tenant, print);
       } finally {

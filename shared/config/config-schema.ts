@@ -31,7 +31,6 @@ const contact: Schema = {
   properties: {
     name: nonEmptyString,
     email: { type: 'string', format: 'email' },
-    webhookUrl: url,
   },
 };
 

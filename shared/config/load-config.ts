@@ -8,6 +8,7 @@
  * to check that it is set, so a missing secret fails at start-up instead of at the first webhook.
  * Fixed process settings (CERTOPS_*) belong to settings.ts.
  */
+import { matchesHostname } from '../domain/hostname';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as yaml from 'js-yaml';
@@ -45,7 +46,7 @@ type ConfigFile = Omit<CertopsConfig, 'dataDir' | 'discovery' | 'notifications' 
  * Load, validate and complete the configuration at `configPath`.
  * @throws ConfigError (source = the path) when the file cannot be read or parsed, or is invalid.
  */
-export function loadConfig(configPath: string, env: NodeJS.ProcessEnv = process.env): CertopsConfig {
+export function loadConfig(configPath: string): CertopsConfig {
   let text: string;
   try {
     text = readFileSync(configPath, 'utf8');
@@ -54,7 +55,7 @@ export function loadConfig(configPath: string, env: NodeJS.ProcessEnv = process.
     const why = (err as NodeJS.ErrnoException | undefined)?.message ?? String(err);
     throw new ConfigError(configPath, [`cannot read the configuration file: ${why}; check the path`]);
   }
-  return parseConfig(text, configPath, path.dirname(path.resolve(configPath)), env);
+  return parseConfig(text, configPath, path.dirname(path.resolve(configPath)));
 }
 
 /**
@@ -66,7 +67,6 @@ export function parseConfig(
   text: string,
   source: string,
   baseDir: string,
-  env: NodeJS.ProcessEnv = process.env,
 ): CertopsConfig {
   let raw: unknown;
   try {
@@ -82,7 +82,7 @@ export function parseConfig(
   }
 
   const result = new Validator().validate(raw, CONFIG_SCHEMA, { nestedErrors: false });
-  const errors = [...result.errors.map(describeSchemaError), ...semanticErrors(raw, env)];
+  const errors = [...result.errors.map(describeSchemaError), ...semanticErrors(raw)];
   if (errors.length > 0) throw new ConfigError(source, [...new Set(errors)]);
   return withDefaults(raw as ConfigFile, path.resolve(baseDir));
 }
@@ -123,7 +123,7 @@ function resolveTenantPaths(tenant: TenantConfig, resolve: (p: string) => string
  * Checks across values. They run on the raw document, even when the schema failed, so that every
  * error is reported at once; anything of an unexpected shape is skipped (the schema reported it).
  */
-function semanticErrors(raw: unknown, env: NodeJS.ProcessEnv): string[] {
+function semanticErrors(raw: unknown): string[] {
   const errors: string[] = [];
   const root = asRecord(raw);
   const tenants = Array.isArray(root?.tenants) ? root.tenants : [];
@@ -160,7 +160,20 @@ function semanticErrors(raw: unknown, env: NodeJS.ProcessEnv): string[] {
     const endpoints = Array.isArray(tenant.endpoints) ? tenant.endpoints : [];
     endpoints.forEach((e, j) => {
       const ref = asRecord(e)?.managed;
-      if (typeof ref !== 'string' || managedIndexById.has(ref)) return;
+      if (typeof ref === 'string' && managedIndexById.has(ref)) {
+        // A certificate that does not name its endpoint would be reissued, still mismatched, on every sweep.
+        const m = asRecord(managed[managedIndexById.get(ref)!]);
+        const name = asRecord(e)?.sni ?? asRecord(e)?.host;
+        const dnsNames = Array.isArray(m?.dnsNames) ? (m!.dnsNames as unknown[]).filter((n): n is string => typeof n === 'string') : [];
+        const ipAddresses = Array.isArray(m?.ipAddresses) ? (m!.ipAddresses as unknown[]).filter((n): n is string => typeof n === 'string') : [];
+        if (typeof name === 'string' && !matchesHostname({ dnsNames, ipAddresses, commonName: null }, name)) {
+          errors.push(
+            `tenants[${i}].endpoints[${j}]: "${name}" is not covered by the names of managed certificate "${ref}" (${[...dnsNames, ...ipAddresses].join(', ') || 'none'}); add it there or remove "managed"`,
+          );
+        }
+        return;
+      }
+      if (typeof ref !== 'string') return;
       const known = [...managedIndexById.keys()];
       errors.push(
         `tenants[${i}].endpoints[${j}].managed: "${ref}" is not the id of a managed certificate of this tenant` +
@@ -169,12 +182,6 @@ function semanticErrors(raw: unknown, env: NodeJS.ProcessEnv): string[] {
     });
   });
 
-  const secretEnv = asRecord(asRecord(root?.notifications)?.webhook)?.secretEnv;
-  if (typeof secretEnv === 'string' && !env[secretEnv]) {
-    errors.push(
-      `notifications.webhook.secretEnv: the environment variable ${secretEnv} is not set; set it to the webhook signing secret`,
-    );
-  }
   return errors;
 }
 

@@ -7,7 +7,6 @@ import type { GateLevel, ActionType } from '../domain/gate-policy';
 export interface Contact {
   name: string;
   email?: string;
-  webhookUrl?: string;
 }
 
 export interface RenewalPolicyConfig {

@@ -16,7 +16,9 @@ export async function publishEvents(bus: EventBus, events: CloudEvent[]): Promis
   const byTopic = new Map<string, CloudEvent[]>();
   for (const e of events) {
     const topic = topicOf(e.type as EventType);
-    byTopic.set(topic, [...(byTopic.get(topic) ?? []), e]);
+    const batch = byTopic.get(topic);
+    if (batch) batch.push(e);
+    else byTopic.set(topic, [e]);
   }
   for (const [topic, batch] of byTopic) await bus.publish(topic, batch);
 }

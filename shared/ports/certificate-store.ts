@@ -8,7 +8,8 @@
  * - `putManagedState` is optimistic: it throws ConcurrencyError when `expectedVersion` does not
  *   match the stored version (0 = must not exist yet).
  * - `claim` is the idempotency primitive: true the first time a (tenantId, key) is claimed, false
- *   after; used by handlers so that a redelivered message never acts twice.
+ *   after; used by handlers so that a redelivered message never acts twice. `releaseClaim` undoes
+ *   it when the guarded work failed and is to be retried (pipeline/claims.ts).
  * - Implementations MUST be safe for concurrent use.
  */
 import type { Finding } from '../domain/finding';
@@ -96,4 +97,6 @@ export interface CertificateStore {
   putNotificationState(state: NotificationState): Promise<void>;
 
   claim(tenantId: string, key: string): Promise<boolean>;
+  /** Gives a claim back (the work it guarded failed and must be retried); a missing claim is fine. */
+  releaseClaim(tenantId: string, key: string): Promise<void>;
 }

@@ -218,6 +218,17 @@ export function certificateStoreContract(name: string, makeStore: () => Promise<
         const outcomes = await Promise.all(attempts);
         expect(outcomes.filter(Boolean)).toHaveLength(1);
       });
+
+      it('When a claim is released, then it can be claimed again, and only by that tenant\'s release', async () => {
+        const store = await aStore();
+        expect(await store.claim('contoso', 'rotate:1')).toBe(true);
+        expect(await store.claim('fabrikam', 'rotate:1')).toBe(true);
+        await store.releaseClaim('fabrikam', 'rotate:1');
+        expect(await store.claim('contoso', 'rotate:1')).toBe(false);
+        await store.releaseClaim('contoso', 'rotate:1');
+        await store.releaseClaim('contoso', 'never-claimed');
+        expect(await store.claim('contoso', 'rotate:1')).toBe(true);
+      });
     });
 
     describe('durability', () => {

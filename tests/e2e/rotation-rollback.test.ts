@@ -108,7 +108,7 @@ it('When a rotation fails, then the escalation contact is told what happened and
   ]);
   const api = failures.find((n) => n.subject.certificateId === 'api')!;
   expect(api.text).toMatch(/deployment failed: .*404/);
-  expect(api.text).toMatch(/The previous certificate is served again \(verified\)/);
+  expect(api.text).toMatch(/The previous certificate is still what is served \(verified\)/);
   expect(sent.filter((n) => n.kind === 'rotation-completed')).toEqual([]);
 });
 

@@ -23,6 +23,7 @@ interface Registered {
 }
 
 const registered: Registered[] = [];
+const hooks: Array<{ name: string; callback: (context: unknown) => Promise<void> }> = [];
 jest.mock(
   '@azure/functions-core',
   () => ({
@@ -31,7 +32,10 @@ jest.mock(
       return { dispose: () => undefined };
     },
     setProgrammingModel: () => undefined,
-    registerHook: () => ({ dispose: () => undefined }),
+    registerHook: (name: string, callback: (context: unknown) => Promise<void>) => {
+      hooks.push({ name, callback });
+      return { dispose: () => undefined };
+    },
     log: () => undefined,
   }),
   { virtual: true },
@@ -51,7 +55,9 @@ beforeAll(() => {
   });
 });
 
-afterAll(() => {
+afterAll(async () => {
+  // As the host does when it stops the worker: the runtime behind the triggers closes.
+  for (const hook of hooks.filter((h) => h.name === 'appTerminate')) await hook.callback({});
   delete process.env.CERTOPS_CONFIG;
   delete process.env.CERTOPS_SWEEP_SCHEDULE;
   delete process.env.CERTOPS_LOG_LEVEL;
@@ -83,6 +89,7 @@ it('When the Functions host loads the app, then every stage is registered exactl
   });
   expect(actual).toEqual(expected);
   expect(actual.length).toBe(STAGES.reduce((n, s) => n + s.consumes.length + (s.timer ? 1 : 0), 0));
+  expect(hooks.map((h) => h.name)).toEqual(['appTerminate']);
 });
 
 it('When a topic trigger receives a malformed message, then the invocation fails with the validation errors (Service Bus dead-letters it after its delivery count)', async () => {

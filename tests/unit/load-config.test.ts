@@ -66,7 +66,7 @@ describe('loadConfig with good files', () => {
     const file = path.join(dir, 'certops.yaml');
     writeFileSync(file, GOOD_YAML);
 
-    const config = loadConfig(file, {});
+    const config = loadConfig(file);
 
     expect(config.dataDir).toBe(path.join(dir, '.certops'));
     expect(config.discovery).toEqual({ concurrency: 8, connectTimeoutMs: 3000, handshakeTimeoutMs: 5000 });
@@ -103,7 +103,7 @@ describe('loadConfig with good files', () => {
       ),
     );
 
-    const config = loadConfig(file, { HOOK_SECRET: 's3cret' });
+    const config = loadConfig(file);
 
     expect(config).toEqual({
       dataDir,
@@ -115,7 +115,7 @@ describe('loadConfig with good files', () => {
   });
 
   it('When a relative dataDir is given, then it resolves against the base directory', () => {
-    const config = parseConfig(JSON.stringify(aConfig({ dataDir: 'state' })), 'inline', dir, {});
+    const config = parseConfig(JSON.stringify(aConfig({ dataDir: 'state' })), 'inline', dir);
     expect(config.dataDir).toBe(path.join(dir, 'state'));
   });
 });
@@ -131,7 +131,10 @@ describe('loadConfig with bad files', () => {
           id: 'acme',
           assignee: { name: 'Dana Reyes', email: 'not-an-email' },
           policy: { renewal: { renewAtRatio: 1.5 }, gate: { renew: 'L9' } },
-          endpoints: [{ host: 'www.acme.example', port: 443, managed: 'wwww' }],
+          endpoints: [
+            { host: 'www.acme.example', port: 443, managed: 'wwww' },
+            { host: 'shop.acme.example', port: 443, managed: 'www' },
+          ],
           managedCertificates: [
             { id: 'www', dnsNames: ['www.acme.example'], issuer: 'local-ca', target: { type: 'files', certFile: 'a.crt', keyFile: 'a.key' } },
             { id: 'www', dnsNames: [], issuer: 'local-ca', target: { type: 'files', certFile: 'b.crt', keyFile: 'b.key' } },
@@ -142,15 +145,15 @@ describe('loadConfig with bad files', () => {
       ],
     };
 
-    const errors = errorsOf(() => parseConfig(JSON.stringify(bad), 'bad.json', '/tmp', {}));
+    const errors = errorsOf(() => parseConfig(JSON.stringify(bad), 'bad.json', '/tmp'));
 
     expect(errors.sort()).toEqual(
       [
         'discovery.concurency: is not a known key (known keys: concurrency, connectTimeoutMs, handshakeTimeoutMs)',
-        'notifications.webhook.secretEnv: the environment variable MISSING_SECRET is not set; set it to the webhook signing secret',
         'sweepSchedule: must match ^\\s*\\S+(\\s+\\S+){5}\\s*$ (six NCRONTAB fields: second minute hour day month day-of-week)',
         'tenants[0].assignee.email: must be a valid email',
         'tenants[0].endpoints[0].managed: "wwww" is not the id of a managed certificate of this tenant (known: www)',
+        'tenants[0].endpoints[1]: "shop.acme.example" is not covered by the names of managed certificate "www" (www.acme.example); add it there or remove "managed"',
         'tenants[0].managedCertificates[1].dnsNames: must have at least 1 item',
         'tenants[0].managedCertificates[1].id: "www" is already the id of managedCertificates[0] in this tenant; ids must be unique per tenant',
         'tenants[0].policy.gate.renew: must be one of L0, L1, L2, L3',
@@ -166,7 +169,7 @@ describe('loadConfig with bad files', () => {
 
   it('When the error is thrown, then its message names the source and lists the errors one per line', () => {
     const bad = aConfig({ tenants: [{ id: 'acme', endpoints: [{ host: 'x', port: 0 }] }] });
-    expect(() => parseConfig(JSON.stringify(bad), 'certops.json', '/tmp', {})).toThrow(
+    expect(() => parseConfig(JSON.stringify(bad), 'certops.json', '/tmp')).toThrow(
       'invalid configuration in certops.json:\n  - tenants[0].assignee: is required\n  - tenants[0].endpoints[0].port: must be >= 1',
     );
   });
@@ -180,14 +183,14 @@ describe('loadConfig with bad files', () => {
     ['a renewal ratio is 0', 'tenants:\n  - {id: a, assignee: {name: n}, endpoints: [], policy: {renewal: {renewAtRatio: 0}}}', 'tenants[0].policy.renewal.renewAtRatio: must be > 0'],
     ['a hosts entry is not an address', 'hosts: {"db.local": ["not-an-ip"]}\ntenants: []', 'hosts["db.local"][0]: must be an IPv4 or IPv6 address'],
   ])('When %s, then the ConfigError says so', (_name, text, expected) => {
-    const errors = errorsOf(() => parseConfig(text, 'certops.yaml', '/tmp', {}));
+    const errors = errorsOf(() => parseConfig(text, 'certops.yaml', '/tmp'));
     expect(errors).toHaveLength(1);
     expect(errors[0]).toContain(expected);
   });
 
   it('When the file does not exist, then a ConfigError names the path', () => {
     const missing = path.join(tmpdir(), 'certops-no-such-dir', 'certops.yaml');
-    const errors = errorsOf(() => loadConfig(missing, {}));
+    const errors = errorsOf(() => loadConfig(missing));
     expect(errors[0]).toMatch(/^cannot read the configuration file: ENOENT/);
   });
 });

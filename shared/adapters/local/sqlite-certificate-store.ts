@@ -30,6 +30,7 @@ export class SqliteCertificateStore implements CertificateStore {
   private readonly selectNotification: Statement;
   private readonly upsertNotification: Statement;
   private readonly insertClaim: Statement;
+  private readonly deleteClaim: Statement;
   private readonly putObservationsTx: (tenantId: string, records: ObservationRecord[]) => void;
 
   constructor(
@@ -76,6 +77,7 @@ export class SqliteCertificateStore implements CertificateStore {
       `INSERT INTO claims (tenant_id, claim_key, claimed_at) VALUES (?, ?, ?)
        ON CONFLICT (tenant_id, claim_key) DO NOTHING`,
     );
+    this.deleteClaim = db.prepare('DELETE FROM claims WHERE tenant_id = ? AND claim_key = ?');
     // One transaction per batch: a sweep's observations land together or not at all.
     this.putObservationsTx = db.transaction((tenantId: string, records: ObservationRecord[]) => {
       for (const record of records) {
@@ -147,6 +149,10 @@ export class SqliteCertificateStore implements CertificateStore {
   async claim(tenantId: string, key: string): Promise<boolean> {
     // INSERT … DO NOTHING is atomic in SQLite: exactly one caller, in any process, sees a change.
     return this.insertClaim.run(tenantId, key, this.clock.now().toISOString()).changes === 1;
+  }
+
+  async releaseClaim(tenantId: string, key: string): Promise<void> {
+    this.deleteClaim.run(tenantId, key);
   }
 }
 

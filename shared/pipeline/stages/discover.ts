@@ -11,6 +11,13 @@ import { NameResolutionError } from '../../ports/resolver';
 import type { AddressObservation, DiscoveryRequested, EndpointDiscovered } from '../event-data';
 import type { StageContext } from '../stage';
 import { EVENT_TYPES } from '../topology';
+import { mapBounded } from '../bounded';
+
+/**
+ * Addresses of one name probed at once. The stage's concurrency bounds endpoints; this bounds a
+ * name with many A/AAAA records (a CDN, a pool), so that 64 such names are not thousands of handshakes.
+ */
+const ADDRESSES_IN_FLIGHT = 8;
 
 export async function discover(event: CloudEvent, ctx: StageContext): Promise<CloudEvent[]> {
   const { sweepId, endpoint } = event.data as DiscoveryRequested;
@@ -26,8 +33,7 @@ export async function discover(event: CloudEvent, ctx: StageContext): Promise<Cl
     resolutionError = { code, message: errorMessage(err) };
   }
 
-  const observations = await Promise.all(
-    addresses.map(async (address): Promise<AddressObservation> => {
+  const observations = await mapBounded(addresses, ADDRESSES_IN_FLIGHT, async (address): Promise<AddressObservation> => {
       const result = await prober.probe({
         address,
         port: endpoint.port,
@@ -45,8 +51,7 @@ export async function discover(event: CloudEvent, ctx: StageContext): Promise<Cl
             durationMs: Math.round(result.durationMs),
           }
         : { address, outcome: 'error', chain: [], protocol: null, error: result.error, durationMs: Math.round(result.durationMs) };
-    }),
-  );
+    });
 
   const failed = observations.filter((o) => o.outcome === 'error').length;
   ctx.log.debug({ endpoint: endpoint.endpointId, addresses: addresses.length, failed, resolutionError }, 'endpoint observed');

@@ -5,7 +5,8 @@
  * rotate); the stricter one decides. Every decision is audited with its rationale.
  *
  * Idempotency key: `gate:<sweepId>:<certificateId>` is claimed once; a redelivered request (or a
- * second endpoint of the same certificate) is not decided twice.
+ * second endpoint of the same certificate) is not decided twice, and a decision that failed to be
+ * recorded gives its claim back for the retry (claims.ts).
  */
 import type { CloudEvent } from '../../domain/events';
 import { PermanentError } from '../../domain/errors';
@@ -13,6 +14,7 @@ import { decideGate, type GateDecision } from '../../domain/gate-policy';
 import type { GatedRenewal, RenewalRequested } from '../event-data';
 import type { StageContext } from '../stage';
 import { EVENT_TYPES } from '../topology';
+import { underClaim } from '../claims';
 
 const LEVEL_RANK = { L0: 0, L1: 1, L2: 2, L3: 3 } as const;
 
@@ -20,20 +22,19 @@ export async function gate(event: CloudEvent, ctx: StageContext): Promise<CloudE
   const request = event.data as RenewalRequested;
   const tenant = ctx.deps.tenants.get(ctx.tenantId);
   if (!tenant) throw new PermanentError(`tenant ${ctx.tenantId} is not configured; renewal of ${request.certificateId} cannot be gated`);
-  if (!(await ctx.deps.store.claim(ctx.tenantId, `gate:${request.sweepId}:${request.certificateId}`))) {
-    ctx.log.info({ certificateId: request.certificateId }, 'renewal already gated in this sweep; nothing to do');
-    return [];
-  }
-
   const subject = `certificate ${request.certificateId} (${request.reason})`;
   const decisions: GateDecision[] = (['renew', 'rotate'] as const).map((action) =>
     decideGate({ tenantId: ctx.tenantId, action, tenantLevels: tenant.policy?.gate, assignee: tenant.assignee, subject }),
   );
   const decision = decisions.reduce((a, b) => (LEVEL_RANK[b.level] > LEVEL_RANK[a.level] ? b : a));
-
-  ctx.log.info({ certificateId: request.certificateId, level: decision.level, outcome: decision.outcome, reason: decision.reason }, decision.rationale);
-  await ctx.audit('gate.decided', { certificateId: request.certificateId, sweepId: request.sweepId, ...decision });
-
+  const recorded = await underClaim(ctx.deps.store, ctx.tenantId, `gate:${request.sweepId}:${request.certificateId}`, async () => {
+    ctx.log.info({ certificateId: request.certificateId, level: decision.level, outcome: decision.outcome, reason: decision.reason }, decision.rationale);
+    await ctx.audit('gate.decided', { certificateId: request.certificateId, sweepId: request.sweepId, ...decision });
+  });
+  // Decided already (a redelivery, or another endpoint of the certificate): the decision is a pure
+  // function of the request and the policy, so the same event (same id) is emitted again rather
+  // than nothing, in case the first emission was lost after the audit. Rotate claims per sweep.
+  if (!recorded.claimed) ctx.log.info({ certificateId: request.certificateId }, 'renewal already gated in this sweep; emitting the same decision again');
   const gated: GatedRenewal = { ...request, decision };
   const type =
     decision.outcome === 'proceed'

@@ -9,7 +9,8 @@
  * the same id again (receivers deduplicate on it), and the stored state hash makes a repeat a no-op.
  */
 import type { CloudEvent } from '../../domain/events';
-import { PermanentError } from '../../domain/errors';
+import { errorMessage, PermanentError } from '../../domain/errors';
+import { underClaim } from '../claims';
 import { endpointState, HEALTHY_STATE, isQuiet, stateHash, type EndpointState } from '../../domain/notification-state';
 import type { TenantConfig } from '../../config/model';
 import type { Notification } from '../../ports/notifier';
@@ -74,7 +75,7 @@ async function onAnalyzed(data: CertificateAnalyzed, tenant: TenantConfig, event
     severity,
     title: `${data.endpoint.endpointId} ${headline}`,
     text: findings.filter((f) => f.severity !== 'info').map((f) => `${f.code}: ${f.message}`).join('\n') || 'No findings.',
-    to: tenant.assignee,
+    to: contact(tenant.assignee),
     subject: { endpoint: data.endpoint.endpointId, fingerprint: worst?.fingerprintSha256 ?? undefined },
     facts: { status: data.status, findings: codes.join(', ') || null, notAfter: worst?.notAfter ?? null, previousState: previous ? 'changed' : 'first seen' },
     occurredAt: event.time,
@@ -105,16 +106,21 @@ async function onRotationCompleted(data: RotationCompleted, tenant: TenantConfig
 }
 
 async function onRotationFailed(data: RotationFailed, tenant: TenantConfig, event: CloudEvent, ctx: StageContext): Promise<void> {
-  const to = tenant.escalation ?? tenant.assignee;
+  // A rotation that keeps failing for the same certificate is one state, told once; certops keeps
+  // retrying on each sweep, and the next change (success, or another failure mode) is told.
+  const key = `rotation-failed:${data.certificateId}:${data.fromFingerprint ?? 'none'}`;
+  const hash = stateHash({ status: null, findingCodes: [failureClass(data)] });
+  if ((await ctx.deps.store.getNotificationState(ctx.tenantId, key))?.stateHash === hash) return;
+  const to = contact(tenant.escalation ?? tenant.assignee);
   await send(ctx, {
-    id: `${ctx.tenantId}:rotation-failed:${data.certificateId}:${(data.attemptedFingerprint ?? 'none').slice(0, 16)}`,
+    id: `${ctx.tenantId}:${key}:${hash.slice(0, 16)}`,
     tenantId: ctx.tenantId,
     kind: 'rotation-failed',
     severity: 'critical',
     title: `Rotation of ${data.certificateId} failed${data.rolledBack ? ' and was rolled back' : ''}: action needed`,
     text: `${data.reason}. ${
       data.restoredVerified
-        ? 'The previous certificate is served again (verified).'
+        ? 'The previous certificate is still what is served (verified).'
         : data.rolledBack
           ? 'The previous files were restored, but serving them could not be verified.'
           : 'The previous files could not be restored.'
@@ -125,6 +131,7 @@ async function onRotationFailed(data: RotationFailed, tenant: TenantConfig, even
     occurredAt: event.time,
     correlationId: ctx.correlationId,
   });
+  await remember(ctx, key, hash);
 }
 
 async function onGated(data: GatedRenewal, approval: boolean, tenant: TenantConfig, event: CloudEvent, ctx: StageContext): Promise<void> {
@@ -139,7 +146,7 @@ async function onGated(data: GatedRenewal, approval: boolean, tenant: TenantConf
     severity: 'warning',
     title: approval ? `Approve renewal of ${data.certificateId}?` : `Recommended: renew ${data.certificateId}`,
     text: data.decision.rationale,
-    to: tenant.assignee,
+    to: contact(tenant.assignee),
     subject: { certificateId: data.certificateId, fingerprint: data.currentFingerprint ?? undefined },
     facts: { reason: data.reason, status: data.status, notAfter: data.notAfter, level: data.decision.level },
     occurredAt: event.time,
@@ -148,20 +155,48 @@ async function onGated(data: GatedRenewal, approval: boolean, tenant: TenantConf
   await remember(ctx, key, hash);
 }
 
+/**
+ * Each channel is told at most once per notification id: a channel that fails transiently gives
+ * its claim back and fails the message (redelivery retries only what was not delivered); a
+ * channel that refuses for good is recorded and the others still count.
+ */
 async function send(ctx: StageContext, notification: Notification): Promise<void> {
-  for (const notifier of ctx.deps.notifiers) await notifier.send(notification);
+  const delivered: string[] = [];
+  const refused: Array<{ channel: string; error: string }> = [];
+  for (const notifier of ctx.deps.notifiers) {
+    try {
+      const sent = await underClaim(ctx.deps.store, ctx.tenantId, `sent:${notification.id}:${notifier.channel}`, () => notifier.send(notification));
+      if (sent.claimed) delivered.push(notifier.channel);
+    } catch (err) {
+      if (!(err instanceof PermanentError)) throw err;
+      refused.push({ channel: notifier.channel, error: errorMessage(err) });
+      ctx.log.error({ channel: notifier.channel, err }, 'a notification channel refused the notification');
+    }
+  }
+  if (delivered.length === 0 && refused.length === 0) return; // every channel had it already
   await ctx.audit('notification.sent', {
     id: notification.id,
     kind: notification.kind,
     severity: notification.severity,
     to: notification.to.name,
     title: notification.title,
-    channels: ctx.deps.notifiers.map((n) => n.channel),
+    channels: delivered,
+    refused,
   });
 }
 
 async function remember(ctx: StageContext, key: string, hash: string): Promise<void> {
   await ctx.deps.store.putNotificationState({ tenantId: ctx.tenantId, subjectKey: key, stateHash: hash, notifiedAt: ctx.deps.clock.now().toISOString() });
+}
+
+/** Who is told, as far as a notification needs to say: a name and an address, nothing else. */
+function contact(c: { name: string; email?: string }): Notification['to'] {
+  return c.email ? { name: c.name, email: c.email } : { name: c.name };
+}
+
+function failureClass(data: RotationFailed): string {
+  const stage = /^(\w+) failed/.exec(data.reason)?.[1] ?? 'rotation';
+  return `${stage}:${data.rolledBack ? 'rolled-back' : 'not-rolled-back'}:${data.restoredVerified ? 'old-served' : 'old-not-served'}`;
 }
 
 function describeDays(days: number): string {
