@@ -20,7 +20,7 @@ import { ConsoleNotifier } from './adapters/local/console-notifier';
 import { FilesDeployer } from './adapters/local/files-deployer';
 import { LocalCaIssuer } from './adapters/local/local-ca-issuer';
 import { OutboxNotifier } from './adapters/local/outbox-notifier';
-import { SqliteAuditLog } from './adapters/local/sqlite-audit-log';
+import { auditChainKey, SqliteAuditLog } from './adapters/local/sqlite-audit-log';
 import { SqliteCertificateStore } from './adapters/local/sqlite-certificate-store';
 import { closeDatabase, openDatabase } from './adapters/local/sqlite-database';
 import { SqliteEventBus } from './adapters/local/sqlite-event-bus';
@@ -68,8 +68,9 @@ export function createEmbeddedRuntime(config: CertopsConfig, options: EmbeddedOp
   const databaseFile = path.join(config.dataDir, 'certops.db');
   const db = openDatabase(databaseFile);
   const store = new SqliteCertificateStore(db);
-  const audit = new SqliteAuditLog(db, clock);
-  const keyStore = new SqliteKeyStore(db, loadOrCreateMasterKey(config.dataDir, env));
+  const masterKey = loadOrCreateMasterKey(config.dataDir, env);
+  const audit = new SqliteAuditLog(db, clock, auditChainKey(masterKey));
+  const keyStore = new SqliteKeyStore(db, masterKey);
   const bus = new SqliteEventBus(db, {
     routes: embeddedRoutes(),
     clock,

@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load-config';
 import { createEmbeddedRuntime } from '../composition-root';
 import { ConfigError, errorMessage } from '../domain/errors';
-import { verifyAuditChain } from '../domain/audit-chain';
+import type { AuditLog } from '../ports/audit-log';
 import { createLogger } from '../observability/logger';
 import { inventory } from '../pipeline/inventory';
 import { formatInventory } from './report-format';
@@ -107,14 +107,10 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
   }
 }
 
-export async function auditVerify(
-  audit: { tenants(): Promise<string[]>; list(t: string): Promise<import('../ports/audit-log').AuditRecord[]> },
-  tenants: string[] | undefined,
-  print: (text: string) => void,
-): Promise<number> {
+export async function auditVerify(audit: AuditLog, tenants: string[] | undefined, print: (text: string) => void): Promise<number> {
   let failures = 0;
   for (const tenant of tenants?.length ? tenants : await audit.tenants()) {
-    const result = verifyAuditChain(await audit.list(tenant));
+    const result = await audit.verify(tenant);
     if (result.ok) print(`audit ${tenant}: ${result.count} records, chain intact`);
     else {
       failures++;

@@ -10,7 +10,7 @@
  * What the chain cannot show by itself: records removed from the END of a chain (truncation).
  * A verifier that must detect that compares the head with a hash it kept elsewhere.
  */
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import type { AuditRecord } from '../ports/audit-log';
 
 /** The prevHash of every tenant's first record. */
@@ -55,8 +55,13 @@ function encode(value: unknown, at: string): string {
   }
 }
 
-/** sha256 (hex) of the canonical JSON of the record's content and its link to the previous one. */
-export function hashAuditRecord(record: Omit<AuditRecord, 'hash'>): string {
+/**
+ * The record's hash (hex) over the canonical JSON of its content and its link to the previous one:
+ * HMAC-SHA256 under `key` when one is given (the embedded runtime derives it from the master key,
+ * so whoever can write the database but not read the key cannot re-hash an altered record and
+ * push the break onto the next one), plain SHA-256 otherwise.
+ */
+export function hashAuditRecord(record: Omit<AuditRecord, 'hash'>, key?: Buffer): string {
   const content = {
     tenantId: record.tenantId,
     seq: record.seq,
@@ -67,7 +72,8 @@ export function hashAuditRecord(record: Omit<AuditRecord, 'hash'>): string {
     data: record.data,
     prevHash: record.prevHash,
   };
-  return createHash('sha256').update(canonicalJson(content), 'utf8').digest('hex');
+  const digest = key ? createHmac('sha256', key) : createHash('sha256');
+  return digest.update(canonicalJson(content), 'utf8').digest('hex');
 }
 
 export type AuditChainVerdict =
@@ -81,12 +87,12 @@ export type AuditChainVerdict =
  * - sequence-gap: its seq is not the previous seq + 1 (a record was deleted, or records reordered);
  * - broken-link: its prevHash is not the previous record's hash (the chain was rewritten before it).
  */
-export function verifyAuditChain(records: AuditRecord[]): AuditChainVerdict {
+export function verifyAuditChain(records: AuditRecord[], key?: Buffer): AuditChainVerdict {
   const heads = new Map<string, { seq: number; hash: string }>();
   for (const record of records) {
     const { hash, ...content } = record;
     const who = `record ${record.seq} of tenant ${record.tenantId}`;
-    if (hashAuditRecord(content) !== hash) {
+    if (hashAuditRecord(content, key) !== hash) {
       return fail(record, 'hash-mismatch', `${who} was altered: its hash does not match its content`);
     }
     const previous = heads.get(record.tenantId) ?? { seq: 0, hash: GENESIS_HASH };

@@ -6,6 +6,7 @@
  * Contract: `append` is atomic per tenant (sequence numbers are dense, from 1, without gaps, even
  * under concurrent appends). There is no update or delete.
  */
+import type { AuditChainVerdict } from '../domain/audit-chain';
 export interface AuditEntry {
   kind: string;
   /** Who or what acted: a stage name, `human:<email>`, `cli`. */
@@ -25,5 +26,7 @@ export interface AuditRecord extends AuditEntry {
 export interface AuditLog {
   append(tenantId: string, entry: AuditEntry): Promise<AuditRecord>;
   list(tenantId: string): Promise<AuditRecord[]>;
+  /** Checks the tenant's chain with the log's own key; names the first bad record. */
+  verify(tenantId: string): Promise<AuditChainVerdict>;
   tenants(): Promise<string[]>;
 }

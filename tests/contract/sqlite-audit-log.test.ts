@@ -2,8 +2,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fixedClock } from '../../shared/domain/clock';
-import { verifyAuditChain } from '../../shared/domain/audit-chain';
-import { SqliteAuditLog } from '../../shared/adapters/local/sqlite-audit-log';
+import { canonicalJson, hashAuditRecord, verifyAuditChain } from '../../shared/domain/audit-chain';
+import { auditChainKey, SqliteAuditLog } from '../../shared/adapters/local/sqlite-audit-log';
 import { closeDatabase, openDatabase, type Database } from '../../shared/adapters/local/sqlite-database';
 import type { AuditEntry } from '../../shared/ports/audit-log';
 
@@ -110,5 +110,19 @@ describe('SqliteAuditLog', () => {
     const next = await log.append('contoso', anEntry());
     expect(next.seq).toBe(2);
     expect(verifyAuditChain(await log.list('contoso'))).toEqual({ ok: true, count: 2 });
+  });
+
+  it('When the log is keyed, then it verifies its own chain, and a record re-hashed without the key is named', async () => {
+    const db = openDatabase(path.join(dir, 'certops.db'));
+    dbs.push(db);
+    const log = new SqliteAuditLog(db, clock, auditChainKey(Buffer.alloc(32, 7)));
+    for (let n = 1; n <= 3; n++) await log.append('contoso', anEntry({ data: { n } }));
+    expect(await log.verify('contoso')).toEqual({ ok: true, count: 3 });
+    expect(verifyAuditChain(await log.list('contoso')).ok).toBe(false); // not a plain SHA-256 chain
+
+    const [, second] = await log.list('contoso');
+    const { hash: _h, ...content } = { ...second, data: { n: 20 } };
+    db.prepare('UPDATE audit_records SET data = ?, hash = ? WHERE tenant_id = ? AND seq = 2').run(canonicalJson({ n: 20 }), hashAuditRecord(content), 'contoso');
+    expect(await log.verify('contoso')).toMatchObject({ ok: false, seq: 2, problem: 'hash-mismatch' });
   });
 });

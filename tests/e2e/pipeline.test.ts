@@ -18,6 +18,7 @@ import { TlsProber } from '../../shared/adapters/tls/tls-prober';
 import { inventory, type InventoryRow } from '../../shared/pipeline/inventory';
 import type { Notification } from '../../shared/ports/notifier';
 import { main } from '../../shared/cli/main';
+import { canonicalJson, hashAuditRecord } from '../../shared/domain/audit-chain';
 
 jest.setTimeout(60_000);
 
@@ -221,5 +222,19 @@ describe('The audit trail', () => {
     expect(tampered.code).toBe(1);
     expect(tampered.text).toMatch(/audit contoso: \d+ records, chain intact/);
     expect(tampered.text).toContain(`audit fabrikam: TAMPERED: record ${seq} of tenant fabrikam was altered`);
+  });
+
+  it('names the altered record even when the forger re-hashes it (the chain is keyed by the master key, which the database does not hold)', async () => {
+    const configFile = path.join(workDir, 'certops.json');
+    const victim = (await runtime.deps.audit.list('contoso')).find((r) => r.kind === 'gate.decided')!;
+    const forged = { ...victim, data: { ...victim.data, level: 'L0' } };
+    const { hash: _old, ...content } = forged;
+    const db = new Database(runtime.databaseFile);
+    db.prepare(`UPDATE audit_records SET data = ?, hash = ? WHERE tenant_id = 'contoso' AND seq = ?`).run(canonicalJson(forged.data), hashAuditRecord(content), victim.seq);
+    db.close();
+    let text = '';
+    const code = await main(['audit', 'verify', '--config', configFile, '--tenant', 'contoso'], new Writable({ write: (c, _e, cb) => ((text += String(c)), cb()) }));
+    expect(code).toBe(1);
+    expect(text).toContain(`audit contoso: TAMPERED: record ${victim.seq} of tenant contoso was altered`);
   });
 });

@@ -5,9 +5,10 @@
  * appenders (in this process or another one on the same file) can never both build on the same
  * head. The (tenant_id, seq) primary key is the second line of defence.
  */
+import { hkdfSync } from 'node:crypto';
 import type { Statement, Transaction } from 'better-sqlite3';
 import type { Clock } from '../../domain/clock';
-import { GENESIS_HASH, canonicalJson, hashAuditRecord } from '../../domain/audit-chain';
+import { GENESIS_HASH, canonicalJson, hashAuditRecord, verifyAuditChain, type AuditChainVerdict } from '../../domain/audit-chain';
 import type { AuditEntry, AuditLog, AuditRecord } from '../../ports/audit-log';
 import type { Database } from './sqlite-database';
 
@@ -23,6 +24,11 @@ interface AuditRow {
   hash: string;
 }
 
+/** The audit chain's HMAC key, derived from the master key (HKDF-SHA256, its own label). */
+export function auditChainKey(masterKey: Buffer): Buffer {
+  return Buffer.from(hkdfSync('sha256', masterKey, Buffer.alloc(0), 'certops audit chain v1', 32));
+}
+
 export class SqliteAuditLog implements AuditLog {
   private readonly selectHead: Statement;
   private readonly insert: Statement;
@@ -30,9 +36,11 @@ export class SqliteAuditLog implements AuditLog {
   private readonly selectTenants: Statement;
   private readonly appendTx: Transaction<(tenantId: string, entry: AuditEntry) => AuditRecord>;
 
+  /** `key`: the chain's HMAC key (see auditChainKey); without one the chain is plain SHA-256. */
   constructor(
     db: Database,
     private readonly clock: Clock,
+    private readonly key?: Buffer,
   ) {
     this.selectHead = db.prepare(
       'SELECT seq, hash FROM audit_records WHERE tenant_id = ? ORDER BY seq DESC LIMIT 1',
@@ -55,7 +63,7 @@ export class SqliteAuditLog implements AuditLog {
         data: entry.data,
         prevHash: head?.hash ?? GENESIS_HASH,
       };
-      const record: AuditRecord = { ...content, hash: hashAuditRecord(content) };
+      const record: AuditRecord = { ...content, hash: hashAuditRecord(content, this.key) };
       this.insert.run(
         tenantId,
         record.seq,
@@ -78,6 +86,10 @@ export class SqliteAuditLog implements AuditLog {
 
   async list(tenantId: string): Promise<AuditRecord[]> {
     return (this.selectAll.all(tenantId) as AuditRow[]).map(toRecord);
+  }
+
+  async verify(tenantId: string): Promise<AuditChainVerdict> {
+    return verifyAuditChain(await this.list(tenantId), this.key);
   }
 
   async tenants(): Promise<string[]> {
