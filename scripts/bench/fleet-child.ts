@@ -15,6 +15,7 @@ import { readFileSync } from 'node:fs';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import type { LeafSet } from './certs';
+import { peakRssMB } from './memory';
 
 export interface FleetStart {
   kind: 'start';
@@ -86,7 +87,7 @@ process.on('message', (message: FleetStart | { kind: 'stats' } | { kind: 'stop' 
   if (message.kind === 'start') {
     start(message).catch((err: unknown) => send({ kind: 'error', message: err instanceof Error ? err.message : String(err) }));
   } else if (message.kind === 'stats') {
-    send({ kind: 'stats', connections, maxRssMB: Math.round(process.resourceUsage().maxRSS / 1024) });
+    send({ kind: 'stats', connections, maxRssMB: peakRssMB() });
   } else {
     shutdown();
   }

@@ -7,6 +7,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { bareHandshakes, type HandshakeTarget } from './handshakes';
+import { peakRssMB } from './memory';
 
 export interface HandshakeRequest {
   kind: 'handshakes';
@@ -30,7 +31,7 @@ process.on('message', (message: HandshakeRequest) => {
         kind: 'shaken',
         ok,
         wallMs: Math.round(performance.now() - started),
-        maxRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
+        maxRssMB: peakRssMB(),
       };
       process.send?.(figures);
     },

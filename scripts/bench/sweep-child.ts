@@ -17,6 +17,7 @@ import { loadConfig } from '../../shared/config/load-config';
 import { createLogger } from '../../shared/observability/logger';
 import type { StageName } from '../../shared/pipeline/topology';
 import { sweepHost } from './certs';
+import { peakRssMB } from './memory';
 
 export interface SweepRequest {
   kind: 'sweep';
@@ -89,7 +90,7 @@ async function sweep(request: SweepRequest): Promise<SweepFigures> {
     sweepStarted = performance.now();
     await runtime.pipeline.sweep({ reason: 'benchmark' });
     const wallMs = Math.round(performance.now() - sweepStarted);
-    const maxRssMB = Math.round(process.resourceUsage().maxRSS / 1024);
+    const maxRssMB = peakRssMB();
 
     let observationsOk = 0;
     let observationsFailed = 0;
