@@ -5,8 +5,8 @@
  * outcome is what is told (L1: act, then tell the assigned human); a failed rotation goes to the
  * escalation contact.
  *
- * Idempotency: notification ids are derived from the state change, so a redelivered event sends
- * the same id again (receivers deduplicate on it), and the stored state hash makes a repeat a no-op.
+ * Idempotency: notification ids are derived from the state change; each channel is told a given
+ * id at most once (a claim per id and channel), and the stored state hash makes a repeat a no-op.
  */
 import type { CloudEvent } from '../../domain/events';
 import { errorMessage, PermanentError } from '../../domain/errors';
