@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
 # The test command of the README: installs what is missing, type-checks, runs every suite.
 # The suites start their own stand-ins (TLS servers on 127.0.0.x, misbehaving peers, SQLite
-# files, child processes); they need no system service and nothing beyond Node's packages.
+# files, child processes, Pebble and pebble-challtestsrv on free loopback ports); the only system
+# package they need is Debian's pebble, installed here when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if ! command -v pebble >/dev/null || ! command -v pebble-challtestsrv >/dev/null; then
+  echo "== installing Debian's pebble (the ACME test CA the ACME suites start)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pebble
+fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund

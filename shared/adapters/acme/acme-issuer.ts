@@ -1,0 +1,347 @@
+/**
+ * AcmeIssuer: the Issuer port over an ACME CA (RFC 8555) through acme-client.
+ *
+ * Observes: certificate requests for tenants whose policy names issuer 'acme'.
+ * Decides: the challenge per authorization (the configured type), when to retry (the schedules
+ * below), and which CA problems are permanent.
+ *
+ * Account: one per tenant and CA. Its EC P-256 key lives in the KeyStore under
+ * `acme/<directory host>/account-key`, is created on first use and never logged; every issuance
+ * looks the account up with `newAccount` (RFC 8555 §7.3.1 returns the existing account for a
+ * known key), which also recreates it when the CA forgot it.
+ *
+ * Transport: acme-transport.ts raises AcmeProblemError for the CA's problem documents, so the
+ * schedule here decides. badNonce is left to acme-client, which retries at once with the nonce
+ * from the error response (RFC 8555 §6.5).
+ */
+import { X509Certificate } from 'node:crypto';
+import * as acme from 'acme-client';
+import type { Clock } from '../../domain/clock';
+import { CertopsError, ConfigError, PermanentError, RetryableError, errorMessage } from '../../domain/errors';
+import type { DnsSolver } from '../../ports/dns-solver';
+import type { HttpChallengeResponder } from '../../ports/http-challenge-responder';
+import type { CertificateRequest, IssuedCertificate, Issuer } from '../../ports/issuer';
+import type { KeyStore } from '../../ports/key-store';
+import { generateKeyPair } from '../local/certificate-factory';
+import { AcmeProblemError, registerOrigin } from './acme-transport';
+
+/**
+ * badNonce: retry at once with the nonce the error carried (RFC 8555 §6.5). Each retry is cheap;
+ * at a 30% rejection rate (Pebble's storm test) 10 retries fail one request in ~170,000.
+ */
+export const BAD_NONCE_RETRIES = 10;
+/**
+ * Whole-attempt retries for transient failures (serverInternal, network, badNonce exhausted):
+ * a few, spaced out, with full jitter so a fleet does not return in step. Beyond these the error
+ * is thrown as RetryableError and the bus's redelivery schedule takes over.
+ */
+export const TRANSIENT_RETRY_DELAYS_MS = [1_000, 4_000] as const;
+/**
+ * 429/rateLimited: honour Retry-After (RFC 8555 §6.6). A short wait is done inline; a longer one
+ * (Let's Encrypt answers hours) is thrown as RetryableError naming the time, so a worker is not
+ * held and the scheduler can try the other certificates meanwhile.
+ */
+export const RATE_LIMIT_MAX_INLINE_WAIT_MS = 30_000;
+/**
+ * Polling of challenges and orders while the CA validates: acme-client's default first delay is
+ * 5 s; real CAs validate in 1–10 s, Pebble with PEBBLE_VA_NOSLEEP in milliseconds.
+ */
+export const DEFAULT_POLL_BACKOFF = { minMs: 500, maxMs: 10_000, attempts: 20 } as const;
+
+/** RFC 8555 §6.7 problem types the CA uses when retrying the same request cannot help. */
+const PERMANENT_PROBLEMS = new Set([
+  'rejectedIdentifier', 'unauthorized', 'incorrectResponse', 'caa', 'dns', 'malformed', 'badCSR',
+  'unsupportedIdentifier', 'externalAccountRequired', 'badPublicKey', 'badSignatureAlgorithm',
+  'invalidContact', 'unsupportedContact', 'userActionRequired', 'accountDoesNotExist', 'badRevocationReason',
+]);
+
+export interface AcmeIssuerOptions {
+  directoryUrl: string;
+  keyStore: KeyStore;
+  clock: Clock;
+  challenge: 'http-01' | 'dns-01';
+  http?: HttpChallengeResponder;
+  dns?: DnsSolver;
+  /** External Account Binding (RFC 8555 §7.3.4), as ZeroSSL and Google require. */
+  eab?: { kid: string; hmacKey: string };
+  contactEmail?: string;
+  /** PEM of a CA to trust for the directory's TLS (tests against Pebble only). */
+  tlsCa?: string;
+  /** Anchors to report from trustAnchorsPem (tests: Pebble's root); public CAs need none. */
+  trustAnchors?: string[];
+  pollBackoff?: { minMs: number; maxMs: number; attempts: number };
+  logger?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+  /** Waits between retries (tests inject a fast one); honours the abort signal. */
+  sleep?: (ms: number, abortSignal?: AbortSignal) => Promise<void>;
+}
+
+export { AcmeProblemError } from './acme-transport';
+
+export class AcmeIssuer implements Issuer {
+  readonly name = 'acme';
+  private readonly accountKeyName: string;
+  private readonly accountKeys = new Map<string, Promise<string>>();
+  /** Account URLs learnt in this process, per tenant: saves two requests per issuance. */
+  private readonly accountUrls = new Map<string, Promise<string>>();
+  private readonly sleep: (ms: number, abortSignal?: AbortSignal) => Promise<void>;
+
+  constructor(private readonly options: AcmeIssuerOptions) {
+    const problems: string[] = [];
+    if (options.challenge === 'http-01' && !options.http) problems.push('challenge http-01 needs an HttpChallengeResponder (option http)');
+    if (options.challenge === 'dns-01' && !options.dns) problems.push('challenge dns-01 needs a DnsSolver (option dns)');
+    let host = '';
+    try {
+      host = new URL(options.directoryUrl).host;
+    } catch {
+      problems.push(`directoryUrl '${options.directoryUrl}' is not a URL`);
+    }
+    if (problems.length > 0) throw new ConfigError('acme issuer options', problems);
+    this.accountKeyName = `acme/${host}/account-key`;
+    this.sleep = options.sleep ?? abortableSleep;
+    registerOrigin(new URL(options.directoryUrl).origin, options.tlsCa);
+  }
+
+  /** KeyStore name of the account key for this CA (per tenant). */
+  get accountKeyStoreName(): string {
+    return this.accountKeyName;
+  }
+
+  /**
+   * Orders, validates and downloads a certificate for `request.dnsNames` with a fresh local key.
+   * Throws PermanentError (with the CA's detail) when the CA refuses or validation fails, and
+   * RetryableError for rate limits, CA outages and network failures after the inline retries.
+   */
+  async issue(request: CertificateRequest, options: { abortSignal?: AbortSignal } = {}): Promise<IssuedCertificate> {
+    this.validate(request);
+    const { abortSignal } = options;
+    let accountLookedUpAgain = false;
+    for (let attempt = 0; ; attempt++) {
+      abortSignal?.throwIfAborted();
+      try {
+        return await this.attempt(request, abortSignal);
+      } catch (err) {
+        abortSignal?.throwIfAborted();
+        if (err instanceof AcmeProblemError && err.shortType === 'accountDoesNotExist' && !accountLookedUpAgain && this.accountUrls.delete(request.tenantId)) {
+          // The CA forgot the account we remembered (a reset test CA, a deactivated account):
+          // look it up again by key at once, once per issuance; this does not count as a retry.
+          accountLookedUpAgain = true;
+          attempt--;
+          continue;
+        }
+        const mapped = this.toCertopsError(err, request);
+        const wait = this.retryDelayMs(err, attempt);
+        if (wait === undefined) throw mapped;
+        this.options.logger?.warn({ tenantId: request.tenantId, certificateId: request.certificateId, attempt, waitMs: wait, reason: mapped.message }, 'acme issuance retried');
+        await this.sleep(wait, abortSignal);
+      }
+    }
+  }
+
+  async trustAnchorsPem(): Promise<string[]> {
+    return [...(this.options.trustAnchors ?? [])];
+  }
+
+  private async attempt(request: CertificateRequest, abortSignal?: AbortSignal): Promise<IssuedCertificate> {
+    const accountKey = await this.accountKey(request.tenantId);
+    const client = this.client(accountKey, await this.accountUrl(request.tenantId, accountKey));
+    abortSignal?.throwIfAborted();
+    const order = await client.createOrder({ identifiers: request.dnsNames.map((value) => ({ type: 'dns', value })) });
+    const authorizations = await client.getAuthorizations(order);
+    // Sequential on purpose: a wildcard and its base name share one `_acme-challenge` name.
+    for (const authz of authorizations) {
+      if (authz.status === 'valid') continue;
+      abortSignal?.throwIfAborted();
+      await this.solve(client, order, authz, abortSignal);
+    }
+    const key = await generateKeyPair(request.keyType);
+    // The CN must be one of the SANs (CA/B Baseline Requirements §7.1.4.3; Pebble counts it as an
+    // identifier): fall back to the first name when the request's CN is not among them.
+    const commonName = request.dnsNames.includes(request.commonName) ? request.commonName : request.dnsNames[0];
+    const [, csr] = await acme.crypto.createCsr({ commonName, altNames: request.dnsNames }, key.privateKeyPem);
+    abortSignal?.throwIfAborted();
+    const finalized = await client.finalizeOrder(order, csr);
+    const ready = finalized.status === 'valid' ? finalized : await client.waitForValidStatus(finalized);
+    const pems = acme.crypto.splitPemChain(await client.getCertificate(ready));
+    const leaf = new X509Certificate(pems[0]);
+    this.options.logger?.info(
+      { tenantId: request.tenantId, certificateId: request.certificateId, ca: this.options.directoryUrl, challenge: this.options.challenge, serialNumber: leaf.serialNumber },
+      'acme certificate issued',
+    );
+    return {
+      certificatePem: ensureNewline(pems[0]),
+      chainPem: pems.slice(1).map(ensureNewline).join(''),
+      privateKeyPem: key.privateKeyPem,
+      fingerprintSha256: leaf.fingerprint256.replace(/:/g, '').toLowerCase(),
+      notBefore: new Date(leaf.validFrom).toISOString(),
+      notAfter: new Date(leaf.validTo).toISOString(),
+    };
+  }
+
+  private client(accountKey: string, accountUrl?: string): acme.Client {
+    const backoff = this.options.pollBackoff ?? DEFAULT_POLL_BACKOFF;
+    const client = new acme.Client({
+      directoryUrl: this.options.directoryUrl,
+      accountUrl,
+      accountKey,
+      externalAccountBinding: this.options.eab,
+      backoffAttempts: backoff.attempts,
+      backoffMin: backoff.minMs,
+      backoffMax: backoff.maxMs,
+    });
+    // acme-client has no option for this; the property is its in-code retry bound (http.js).
+    (client as unknown as { http: { maxBadNonceRetries: number } }).http.maxBadNonceRetries = BAD_NONCE_RETRIES;
+    return client;
+  }
+
+  /** The tenant's account URL, looked up once per process (single flight: concurrent first calls share it). */
+  private accountUrl(tenantId: string, accountKey: string): Promise<string> {
+    let pending = this.accountUrls.get(tenantId);
+    if (!pending) {
+      pending = this.findOrCreateAccount(this.client(accountKey));
+      this.accountUrls.set(tenantId, pending);
+      pending.catch(() => this.accountUrls.delete(tenantId));
+    }
+    return pending;
+  }
+
+  /**
+   * Looks the account up by its key, creating it only when the CA does not know the key
+   * (RFC 8555 §7.3.1 `onlyReturnExisting`). acme-client's own createAccount answers an existing
+   * account with an update carrying `termsOfServiceAgreed`, which Pebble rejects as malformed.
+   */
+  private async findOrCreateAccount(client: acme.Client): Promise<string> {
+    try {
+      await client.createAccount({ onlyReturnExisting: true });
+    } catch (err) {
+      if (!(err instanceof AcmeProblemError && err.shortType === 'accountDoesNotExist')) throw err;
+      await client.createAccount({ termsOfServiceAgreed: true, ...(this.options.contactEmail ? { contact: [`mailto:${this.options.contactEmail}`] } : {}) });
+    }
+    return client.getAccountUrl();
+  }
+
+  /** Presents one challenge, asks the CA to validate it, waits; cleanup always follows present. */
+  private async solve(client: acme.Client, order: acme.Order, authz: acme.Authorization, abortSignal?: AbortSignal): Promise<void> {
+    const type = this.options.challenge;
+    const challenge = authz.challenges.find((c) => c.type === type);
+    if (!challenge) {
+      const offered = authz.challenges.map((c) => c.type).join(', ');
+      const hint = authz.wildcard ? ' (wildcard names can only be validated by dns-01, RFC 8555 §7.1.3)' : '';
+      throw new PermanentError(`ACME CA offers no ${type} challenge for ${authz.identifier.value} (offered: ${offered})${hint}; configure another challenge type`);
+    }
+    const keyAuthorization = await client.getChallengeKeyAuthorization(challenge);
+    const name = authz.identifier.value;
+    const present = type === 'http-01'
+      ? () => this.options.http!.present(challenge.token, keyAuthorization, { abortSignal })
+      : () => this.options.dns!.present({ fqdn: `_acme-challenge.${name}`, value: keyAuthorization }, { abortSignal });
+    const cleanup = type === 'http-01'
+      ? () => this.options.http!.cleanup(challenge.token)
+      : () => this.options.dns!.cleanup({ fqdn: `_acme-challenge.${name}`, value: keyAuthorization });
+    await present();
+    try {
+      await client.completeChallenge(challenge);
+      try {
+        await client.waitForValidStatus(challenge);
+      } catch (err) {
+        throw (await this.challengeProblem(client, order, authz.url, type)) ?? err;
+      }
+    } finally {
+      // Not given the abort signal: a record left behind by an aborted issuance must still go.
+      await cleanup().catch((err) =>
+        this.options.logger?.warn({ identifier: name, challenge: type, reason: errorMessage(err) }, 'acme challenge cleanup failed'),
+      );
+    }
+  }
+
+  /** The CA's problem for a failed challenge: acme-client's error keeps only the detail text. */
+  private async challengeProblem(client: acme.Client, order: acme.Order, authzUrl: string, type: string): Promise<AcmeProblemError | undefined> {
+    try {
+      const authz = (await client.getAuthorizations(order)).find((a) => a.url === authzUrl);
+      const error = authz?.challenges.find((c) => c.type === type)?.error as { type?: string; detail?: string; status?: number } | undefined;
+      if (error?.type) return new AcmeProblemError(error.type, error.detail ?? '', error.status ?? 400);
+    } catch {
+      // fall back to acme-client's error
+    }
+    return undefined;
+  }
+
+  /** How long to wait before another attempt, or undefined when the error is final here. */
+  private retryDelayMs(err: unknown, attempt: number): number | undefined {
+    if (err instanceof AcmeProblemError && err.shortType === 'rateLimited') {
+      const wait = err.retryAfterMs ?? TRANSIENT_RETRY_DELAYS_MS[0];
+      return attempt === 0 && wait <= RATE_LIMIT_MAX_INLINE_WAIT_MS ? wait : undefined;
+    }
+    if (!(this.toCertopsError(err) instanceof RetryableError) || attempt >= TRANSIENT_RETRY_DELAYS_MS.length) return undefined;
+    return Math.round(Math.random() * TRANSIENT_RETRY_DELAYS_MS[attempt]);
+  }
+
+  /** Maps anything thrown during issuance onto the taxonomy, keeping the CA's words. */
+  private toCertopsError(err: unknown, request?: CertificateRequest): CertopsError {
+    if (err instanceof CertopsError) return err;
+    const what = request ? `ACME issuance of ${request.certificateId} (tenant ${request.tenantId}) at ${this.options.directoryUrl}` : 'ACME issuance';
+    if (err instanceof AcmeProblemError) {
+      const short = err.shortType;
+      if (short === 'rateLimited') {
+        const when = err.retryAfterMs !== undefined ? ` retry after ${Math.ceil(err.retryAfterMs / 1000)} s` : ' retry later';
+        return new RetryableError(`${what} was rate limited by the CA: ${err.detail};${when}`, { cause: err });
+      }
+      if (PERMANENT_PROBLEMS.has(short) || (err.status >= 400 && err.status < 500 && short !== 'badNonce' && short !== 'network')) {
+        const next = short === 'externalAccountRequired' || /external account/i.test(err.detail)
+          ? "check the tenant's External Account Binding kid and HMAC key for this CA"
+          : 'fix the names, DNS or account and order again';
+        return new PermanentError(`${what} refused by the CA: ${err.detail} (${err.type}); ${next}`, { cause: err });
+      }
+      return new RetryableError(`${what} failed transiently: ${err.detail} (${err.type}); it will be retried`, { cause: err });
+    }
+    return new RetryableError(`${what} failed: ${errorMessage(err)}; it will be retried`, { cause: err });
+  }
+
+  private validate(request: CertificateRequest): void {
+    const problems: string[] = [];
+    if (request.dnsNames.length === 0) problems.push('no dnsNames');
+    if (request.ipAddresses.length > 0) problems.push('IP address identifiers (RFC 8738) are not supported by this issuer yet');
+    if (this.options.challenge === 'http-01') {
+      const wildcards = request.dnsNames.filter((n) => n.startsWith('*.'));
+      if (wildcards.length > 0) problems.push(`wildcard names ${wildcards.join(', ')} need dns-01 (RFC 8555 §7.1.3)`);
+    }
+    if (problems.length > 0) {
+      throw new PermanentError(`ACME cannot issue ${request.certificateId} of tenant ${request.tenantId}: ${problems.join(', ')}; fix the managed certificate's configuration`);
+    }
+  }
+
+  /** The tenant's account key, created once and stored before first use. */
+  private accountKey(tenantId: string): Promise<string> {
+    let pending = this.accountKeys.get(tenantId);
+    if (!pending) {
+      pending = (async () => {
+        const stored = await this.options.keyStore.get(tenantId, this.accountKeyName);
+        if (stored) return stored;
+        const created = (await generateKeyPair('ec-p256')).privateKeyPem;
+        await this.options.keyStore.put(tenantId, this.accountKeyName, created);
+        this.options.logger?.info({ tenantId, keyName: this.accountKeyName }, 'acme account key created');
+        return created;
+      })();
+      this.accountKeys.set(tenantId, pending);
+      pending.catch(() => this.accountKeys.delete(tenantId));
+    }
+    return pending;
+  }
+}
+
+function ensureNewline(pem: string): string {
+  return pem.endsWith('\n') ? pem : `${pem}\n`;
+}
+
+function abortableSleep(ms: number, abortSignal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    abortSignal?.throwIfAborted();
+    const timer = setTimeout(() => {
+      abortSignal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(abortSignal?.reason);
+    };
+    abortSignal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
