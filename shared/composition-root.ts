@@ -1,9 +1,9 @@
 /**
  * The one place that picks adapters. With no Azure settings (the default) certops runs embedded:
  * SQLite store, audit log, key store and bus in the data directory, the system resolver behind
- * the config's static host map, real TLS probes, certops' own local CA, files deployment and
- * console / outbox / signed-webhook notifications. The Azure composition comes with the Azure
- * adapters (issue 5) and plugs the same PipelineDeps.
+ * the config's static host map, real TLS probes, certops' own local CA and the tenants' ACME CAs,
+ * files deployment and console / outbox / signed-webhook notifications. The Azure composition
+ * comes with the Azure adapters (issue 5) and plugs the same PipelineDeps.
  */
 import { readFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -15,6 +15,7 @@ import { createLogger, type Logger } from './observability/logger';
 import type { Issuer } from './ports/issuer';
 import type { Notifier } from './ports/notifier';
 import type { Resolver } from './ports/resolver';
+import { TenantAcmeIssuer } from './adapters/acme/tenant-acme-issuer';
 import { ConfigTenantDirectory } from './adapters/local/config-tenant-directory';
 import { ConsoleNotifier } from './adapters/local/console-notifier';
 import { FilesDeployer } from './adapters/local/files-deployer';
@@ -79,7 +80,11 @@ export function createEmbeddedRuntime(config: CertopsConfig, options: EmbeddedOp
   });
   const tenants = new ConfigTenantDirectory(config.tenants);
   const localCa = new LocalCaIssuer({ keyStore, clock });
-  const issuers = new Map<string, Issuer>([[localCa.name, localCa]]);
+  const acme = new TenantAcmeIssuer({ tenants, keyStore, clock, env, logger });
+  const issuers = new Map<string, Issuer>([
+    [localCa.name, localCa],
+    [acme.name, acme],
+  ]);
 
   const notifiers: Notifier[] = [];
   const notify = options.notify ?? true;
@@ -135,6 +140,7 @@ export function createEmbeddedRuntime(config: CertopsConfig, options: EmbeddedOp
     outboxFile,
     close: async () => {
       await pipeline.stop();
+      await acme.close();
       closeDatabase(db);
     },
   };

@@ -104,11 +104,41 @@ const managedCertificate: Schema = {
     },
     dnsNames: { type: 'array', minItems: 1, items: nonEmptyString },
     ipAddresses: { type: 'array', items: ipAddress },
-    issuer: { type: 'string', enum: ['local-ca'] },
+    issuer: { type: 'string', enum: ['local-ca', 'acme'] },
     keyType: { type: 'string', enum: ['ec-p256', 'rsa-2048'] },
     // 3650 days: a sanity bound, not a policy (public TLS allows 398 days, soon fewer).
     validityDays: { type: 'integer', minimum: 1, maximum: 3650 },
     target: filesTarget,
+  },
+};
+
+const acme: Schema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['directoryUrl', 'challenge'],
+  properties: {
+    directoryUrl: url,
+    challenge: { type: 'string', enum: ['http-01', 'dns-01'] },
+    contactEmail: { type: 'string', format: 'email' },
+    eab: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['kid', 'hmacKeyEnv'],
+      properties: { kid: nonEmptyString, hmacKeyEnv: { type: 'string', pattern: '^[A-Z_][A-Z0-9_]*$', description: 'an environment variable name' } },
+    },
+    directoryCaFile: nonEmptyString,
+    http01: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['listenPort'],
+      properties: { listenPort: { type: 'integer', minimum: 1, maximum: 65535 } },
+    },
+    dns01: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['provider', 'managementUrl'],
+      properties: { provider: { type: 'string', enum: ['pebble-challtestsrv'] }, managementUrl: url },
+    },
   },
 };
 
@@ -127,6 +157,7 @@ const tenant: Schema = {
     escalation: contact,
     policy,
     trustedCaFiles: stringList,
+    acme,
     endpoints: { type: 'array', items: endpoint },
     managedCertificates: { type: 'array', items: managedCertificate },
   },

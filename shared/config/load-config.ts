@@ -115,6 +115,7 @@ function resolveTenantPaths(tenant: TenantConfig, resolve: (p: string) => string
   return {
     ...tenant,
     ...(tenant.trustedCaFiles ? { trustedCaFiles: tenant.trustedCaFiles.map(resolve) } : {}),
+    ...(tenant.acme?.directoryCaFile ? { acme: { ...tenant.acme, directoryCaFile: resolve(tenant.acme.directoryCaFile) } } : {}),
     ...(tenant.managedCertificates ? { managedCertificates: tenant.managedCertificates.map(managed) } : {}),
   };
 }
@@ -144,7 +145,13 @@ function semanticErrors(raw: unknown): string[] {
 
     const managedIndexById = new Map<string, number>();
     const managed = Array.isArray(tenant.managedCertificates) ? tenant.managedCertificates : [];
+    const acme = asRecord(tenant.acme);
+    if (acme?.challenge === 'http-01' && !asRecord(acme.http01)) errors.push(`tenants[${i}].acme.http01: is required when the challenge is http-01 (the port certops answers the CA on)`);
+    if (acme?.challenge === 'dns-01' && !asRecord(acme.dns01)) errors.push(`tenants[${i}].acme.dns01: is required when the challenge is dns-01 (the DNS provider)`);
     managed.forEach((m, j) => {
+      if (asRecord(m)?.issuer === 'acme' && !acme) {
+        errors.push(`tenants[${i}].managedCertificates[${j}].issuer: "acme" needs the tenant's acme settings (directoryUrl, challenge); add tenants[${i}].acme`);
+      }
       const mid = asRecord(m)?.id;
       if (typeof mid !== 'string') return;
       const first = managedIndexById.get(mid);

@@ -54,10 +54,26 @@ export interface ManagedCertificateConfig {
   id: string;
   dnsNames: string[];
   ipAddresses?: string[];
-  issuer: 'local-ca';
+  /** certops' own CA, or the tenant's ACME CA (`acme` settings of the tenant). */
+  issuer: 'local-ca' | 'acme';
   keyType?: 'ec-p256' | 'rsa-2048';
   validityDays?: number;
   target: DeploymentTarget;
+}
+
+/** The tenant's ACME CA (Let's Encrypt, ZeroSSL, Google Trust Services, or a lab CA such as Pebble). */
+export interface AcmeSettings {
+  directoryUrl: string;
+  challenge: 'http-01' | 'dns-01';
+  contactEmail?: string;
+  /** External Account Binding (ZeroSSL, Google): the HMAC key is read from this environment variable. */
+  eab?: { kid: string; hmacKeyEnv: string };
+  /** PEM file of a CA to trust for the directory's own TLS (lab CAs only). */
+  directoryCaFile?: string;
+  /** http-01: certops answers the CA's requests on this local port (what port 80 of the names reaches). */
+  http01?: { listenPort: number };
+  /** dns-01: the DNS provider holding `_acme-challenge` records (the lab provider for now). */
+  dns01?: { provider: 'pebble-challtestsrv'; managementUrl: string };
 }
 
 export interface TenantConfig {
@@ -68,6 +84,7 @@ export interface TenantConfig {
   policy?: TenantPolicy;
   /** Extra trust anchors (PEM files) for this tenant's private PKI. */
   trustedCaFiles?: string[];
+  acme?: AcmeSettings;
   endpoints: EndpointConfig[];
   managedCertificates?: ManagedCertificateConfig[];
 }

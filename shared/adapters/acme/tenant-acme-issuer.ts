@@ -1,0 +1,93 @@
+/**
+ * The 'acme' issuer of the pipeline: one AcmeIssuer per tenant, built from the tenant's `acme`
+ * settings on first use (directory, challenge, EAB key from the environment, directory CA for
+ * lab CAs), with the challenge helpers it names. HTTP-01 responders are shared per port.
+ */
+import { readFileSync } from 'node:fs';
+import type { Clock } from '../../domain/clock';
+import { PermanentError } from '../../domain/errors';
+import type { AcmeSettings } from '../../config/model';
+import type { CertificateRequest, IssuedCertificate, Issuer } from '../../ports/issuer';
+import type { KeyStore } from '../../ports/key-store';
+import type { TenantDirectory } from '../../ports/tenant-directory';
+import { AcmeIssuer, type AcmeIssuerOptions } from './acme-issuer';
+import { ChalltestsrvDnsSolver } from './challtestsrv-dns-solver';
+import { MemoryHttpResponder } from './memory-http-responder';
+
+export interface TenantAcmeIssuerOptions {
+  tenants: TenantDirectory;
+  keyStore: KeyStore;
+  clock: Clock;
+  env: NodeJS.ProcessEnv;
+  logger?: AcmeIssuerOptions['logger'];
+}
+
+export class TenantAcmeIssuer implements Issuer {
+  readonly name = 'acme';
+  private readonly issuers = new Map<string, Promise<AcmeIssuer>>();
+  private readonly responders = new Map<number, Promise<MemoryHttpResponder>>();
+
+  constructor(private readonly options: TenantAcmeIssuerOptions) {}
+
+  async issue(request: CertificateRequest, options: { abortSignal?: AbortSignal } = {}): Promise<IssuedCertificate> {
+    return (await this.issuerFor(request.tenantId)).issue(request, options);
+  }
+
+  /** Public ACME CAs chain to roots clients already trust; a lab CA's root goes in trustedCaFiles. */
+  async trustAnchorsPem(): Promise<string[]> {
+    return [];
+  }
+
+  async close(): Promise<void> {
+    const responders = await Promise.allSettled(this.responders.values());
+    this.responders.clear();
+    await Promise.all(responders.map((r) => (r.status === 'fulfilled' ? r.value.close() : undefined)));
+  }
+
+  private issuerFor(tenantId: string): Promise<AcmeIssuer> {
+    let pending = this.issuers.get(tenantId);
+    if (!pending) {
+      pending = this.build(tenantId);
+      this.issuers.set(tenantId, pending);
+      pending.catch(() => this.issuers.delete(tenantId));
+    }
+    return pending;
+  }
+
+  private async build(tenantId: string): Promise<AcmeIssuer> {
+    const settings = this.options.tenants.get(tenantId)?.acme;
+    if (!settings) throw new PermanentError(`tenant ${tenantId} has no acme settings; add them, or issue its certificates from local-ca`);
+    return new AcmeIssuer({
+      directoryUrl: settings.directoryUrl,
+      keyStore: this.options.keyStore,
+      clock: this.options.clock,
+      challenge: settings.challenge,
+      http: settings.http01 ? await this.responder(settings.http01.listenPort) : undefined,
+      dns: settings.dns01 ? new ChalltestsrvDnsSolver(settings.dns01.managementUrl) : undefined,
+      eab: this.eab(tenantId, settings),
+      contactEmail: settings.contactEmail,
+      tlsCa: settings.directoryCaFile ? readFileSync(settings.directoryCaFile, 'utf8') : undefined,
+      logger: this.options.logger,
+    });
+  }
+
+  private eab(tenantId: string, settings: AcmeSettings): AcmeIssuerOptions['eab'] {
+    if (!settings.eab) return undefined;
+    const hmacKey = this.options.env[settings.eab.hmacKeyEnv];
+    if (!hmacKey) {
+      throw new PermanentError(`tenant ${tenantId}'s ACME External Account Binding reads its HMAC key from ${settings.eab.hmacKeyEnv}, which is not set; set it`);
+    }
+    return { kid: settings.eab.kid, hmacKey };
+  }
+
+  private responder(port: number): Promise<MemoryHttpResponder> {
+    let pending = this.responders.get(port);
+    if (!pending) {
+      const responder = new MemoryHttpResponder({ port });
+      pending = responder.listen().then(() => responder);
+      this.responders.set(port, pending);
+      pending.catch(() => this.responders.delete(port));
+    }
+    return pending;
+  }
+}
