@@ -13,7 +13,7 @@ import type { KeyStore } from '../../shared/ports/key-store';
 import { AcmeIssuer, type AcmeIssuerOptions } from '../../shared/adapters/acme/acme-issuer';
 import { ChalltestsrvDnsSolver } from '../../shared/adapters/acme/challtestsrv-dns-solver';
 import { MemoryHttpResponder } from '../../shared/adapters/acme/memory-http-responder';
-import { startPebble, type PebbleHandle } from '../support/pebble';
+import { startPebble, type PebbleHandle } from '../../shared/demo/pebble-lab';
 
 jest.setTimeout(30_000);
 

@@ -14,7 +14,7 @@ import { createLogger } from '../../shared/observability/logger';
 import { StaticResolver } from '../../shared/adapters/tls/system-resolver';
 import { TlsProber } from '../../shared/adapters/tls/tls-prober';
 import type { Notification } from '../../shared/ports/notifier';
-import { startPebble, type PebbleHandle } from '../support/pebble';
+import { startPebble, type PebbleHandle } from '../../shared/demo/pebble-lab';
 import { aCA, aCertificate } from '../support/x509-builders';
 
 jest.setTimeout(90_000);

@@ -1,6 +1,7 @@
 /**
  * Pebble harness: starts Let's Encrypt's test CA (`pebble`) and its DNS stand-in
- * (`pebble-challtestsrv`) as child processes on free loopback ports, for contract tests.
+ * (`pebble-challtestsrv`) as child processes on free loopback ports, for the tests, the demo
+ * and the benchmark (a lab CA; never a production dependency).
  *
  * Traps handled here (STANDINS.md "ACME"):
  * - the Debian package ships no TLS certificate for Pebble: a CA and a `localhost` leaf are
@@ -20,7 +21,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createCertificate, generateKeyPair } from '../../shared/adapters/local/certificate-factory';
+import { createCertificate, generateKeyPair } from '../adapters/local/certificate-factory';
 
 export interface PebbleOptions {
   /** Extra environment for `pebble` (e.g. `PEBBLE_WFE_NONCEREJECT: '30'`). */
