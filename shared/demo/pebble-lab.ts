@@ -39,6 +39,8 @@ export interface PebbleHandle {
   /** The port Pebble dials for HTTP-01 validation (serve the challenge responder there). */
   httpChallengePort: number;
   managementUrl: string;
+  /** challtestsrv's DNS port on 127.0.0.1 (UDP and TCP): the server Pebble resolves through, for direct DNS queries in tests. */
+  readonly dnsPort: number;
   /** Pebble's current root (it changes on every start): the trust anchor of issued certificates. */
   rootPem(): Promise<string>;
   /** EAB credentials Pebble accepts (only when started with `eab: true`). */
@@ -131,6 +133,7 @@ export async function startPebble(options: PebbleOptions = {}): Promise<PebbleHa
     agent,
     httpChallengePort,
     managementUrl,
+    dnsPort,
     rootPem: async () => (await request(`${managementUrl}/roots/0`, { agent })).body,
     eab: options.eab ? { kid: 'kid-1', hmacKey: PEBBLE_EAB_KEYS['kid-1'] } : undefined,
     dns: challTestSrv(dnsManagementUrl),

@@ -26,6 +26,8 @@ export interface IssuedCertificate {
   fingerprintSha256: string;
   notBefore: string;
   notAfter: string;
+  /** How it was obtained, for the audit trail: the CA, the challenge used, the time it took. */
+  provenance?: { ca: string; challenge?: string; durationMs: number };
 }
 
 export interface Issuer {

@@ -1,7 +1,8 @@
 /**
  * The pipeline renews through a real ACME CA: Pebble (Let's Encrypt's test CA) and
  * pebble-challtestsrv, started here. One tenant proves its names by HTTP-01 (certops answers the
- * CA's request), the other by DNS-01 for a wildcard (a real TXT record the CA looks up).
+ * CA's request), the other by DNS-01 for a wildcard (a real TXT record the CA looks up). A third
+ * certificate, whose name leads the CA nowhere, fails alone: the others are not held up.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash, X509Certificate } from 'node:crypto';
@@ -29,7 +30,7 @@ const files = (name: string) => ({ certFile: path.join(dir, name, 'cert.pem'), k
 
 async function served(name: string): Promise<X509Certificate> {
   const { address, port } = fleet.endpoint(name);
-  const r = await new TlsProber().probe({ address, port, servername: name === 'shop' ? 'shop.contoso.test' : 'portal.fabrikam.test', connectTimeoutMs: 1000, handshakeTimeoutMs: 2000 });
+  const r = await new TlsProber().probe({ address, port, connectTimeoutMs: 1000, handshakeTimeoutMs: 2000 });
   if (!r.ok) throw new Error(r.error.message);
   return new X509Certificate(r.chain[0]);
 }
@@ -43,17 +44,19 @@ beforeAll(async () => {
   writeFileSync(path.join(dir, 'pebble-tls.pem'), pebble.tlsCaPem);
   writeFileSync(path.join(dir, 'pebble-root.pem'), await pebble.rootPem());
   await pebble.dns.addA('shop.contoso.test', ['127.0.0.1']);
+  // challtestsrv answers 127.0.0.1 for any name; this one points the CA where nothing listens.
+  await pebble.dns.addA('broken.contoso.test', ['127.0.0.66']);
 
   // The estate before: certificates from some other CA, long expired.
   const ca = await aCA();
-  for (const [name, dnsNames] of [['shop', ['shop.contoso.test']], ['portal', ['portal.fabrikam.test']]] as const) {
+  for (const [name, dnsNames] of [['shop', ['shop.contoso.test']], ['portal', ['portal.fabrikam.test']], ['broken', ['broken.contoso.test']]] as const) {
     const leaf = await aCertificate({ daysLeft: -30, dnsNames: [...dnsNames], issuer: ca });
     mkdirSync(path.join(dir, name));
     writeFileSync(files(name).certFile, leaf.pem + ca.pem);
     writeFileSync(files(name).keyFile, leaf.key.privateKeyPem, { mode: 0o600 });
     before.set(name, leaf.certificate.fingerprintSha256);
   }
-  fleet = await TlsFleet.start(['shop', 'portal'].map((name) => ({ name, ...files(name) })));
+  fleet = await TlsFleet.start(['shop', 'portal', 'broken'].map((name) => ({ name, ...files(name) })));
 
   const trustedCaFiles = [path.join(dir, 'pebble-root.pem')];
   const config: CertopsConfig = {
@@ -67,9 +70,15 @@ beforeAll(async () => {
         assignee: { name: 'Alice' },
         trustedCaFiles,
         acme: { directoryUrl: pebble.directoryUrl, challenge: 'http-01', directoryCaFile: path.join(dir, 'pebble-tls.pem'), http01: { listenPort: pebble.httpChallengePort } },
-        endpoints: [{ host: 'shop.contoso.test', port: fleet.endpoint('shop').port, managed: 'shop' }],
+        escalation: { name: 'On-call' },
+        endpoints: [
+          { host: 'shop.contoso.test', port: fleet.endpoint('shop').port, managed: 'shop' },
+          // The CA's DNS sends its HTTP-01 validation where nothing answers.
+          { host: 'broken.contoso.test', port: fleet.endpoint('broken').port, managed: 'broken' },
+        ],
         managedCertificates: [
           { id: 'shop', dnsNames: ['shop.contoso.test'], issuer: 'acme', target: { type: 'files', ...files('shop'), reload: { url: fleet.reloadUrl('shop') } } },
+          { id: 'broken', dnsNames: ['broken.contoso.test'], issuer: 'acme', target: { type: 'files', ...files('broken'), reload: { url: fleet.reloadUrl('broken') } } },
         ],
       },
       {
@@ -92,7 +101,7 @@ beforeAll(async () => {
   runtime = createEmbeddedRuntime(config, {
     logger: createLogger({ level: 'silent' }),
     consoleStream: null,
-    resolver: new StaticResolver({ 'shop.contoso.test': ['127.0.0.1'], 'portal.fabrikam.test': ['127.0.0.1'] }),
+    resolver: new StaticResolver({ 'shop.contoso.test': ['127.0.0.1'], 'portal.fabrikam.test': ['127.0.0.1'], 'broken.contoso.test': ['127.0.0.1'] }),
   });
   runtime.pipeline.start();
   await runtime.pipeline.sweep({ reason: 'acme e2e' });
@@ -115,26 +124,36 @@ it.each([
   expect(cert.issuer).toMatch(/Pebble Intermediate CA/);
 });
 
-it('When the renewals are done, then each assigned human is told once, and the audit names the ACME issuer', async () => {
-  expect(outbox().map((n) => [n.tenantId, n.kind, n.to.name]).sort()).toEqual([
-    ['contoso', 'rotation-completed', 'Alice'],
-    ['fabrikam', 'rotation-completed', 'Bob'],
+it('When the renewals are done, then each assigned human is told once, and the audit records the CA, the challenge and the time', async () => {
+  expect(outbox().filter((n) => n.kind === 'rotation-completed').map((n) => [n.tenantId, n.subject.certificateId, n.to.name]).sort()).toEqual([
+    ['contoso', 'shop', 'Alice'],
+    ['fabrikam', 'wildcard', 'Bob'],
   ]);
-  for (const tenant of ['contoso', 'fabrikam']) {
-    const issued = (await runtime.deps.audit.list(tenant)).filter((r) => r.kind === 'certificate.issued');
-    expect(issued.map((r) => r.data.issuer)).toEqual(['acme']);
+  for (const [tenant, certificateId, challenge] of [['contoso', 'shop', 'http-01'], ['fabrikam', 'wildcard', 'dns-01']]) {
+    const issued = (await runtime.deps.audit.list(tenant)).filter((r) => r.kind === 'certificate.issued' && r.data.certificateId === certificateId);
+    expect(issued).toHaveLength(1);
+    expect(issued[0].data).toMatchObject({ issuer: 'acme', ca: pebble.directoryUrl, challenge, reason: 'Expired' });
+    expect(issued[0].data.durationMs).toEqual(expect.any(Number));
     expect((await runtime.deps.audit.verify(tenant)).ok).toBe(true);
   }
 });
 
-it('When the next sweep finds the ACME certificates healthy and trusted, then nothing is renewed and nobody is told', async () => {
+it('When one certificate cannot be validated, then it alone fails, with the CA\'s words, and its old certificate stays', async () => {
+  const failures = outbox().filter((n) => n.kind === 'rotation-failed');
+  expect(failures.map((n) => [n.subject.certificateId, n.to.name])).toEqual([['broken', 'On-call']]);
+  expect(failures[0].text).toMatch(/^issuance failed: .*refused by the CA: .*broken\.contoso\.test.*urn:ietf:params:acme:error:/);
+  expect(createHash('sha256').update((await served('broken')).raw).digest('hex')).toBe(before.get('broken'));
+});
+
+it('When the next sweep finds the ACME certificates healthy and trusted, then nothing is renewed again and nobody is told again', async () => {
   const sent = outbox().length;
   await runtime.pipeline.sweep({ reason: 'acme e2e, second look' });
-  expect(outbox()).toHaveLength(sent);
-  for (const tenant of ['contoso', 'fabrikam']) {
-    const rows = await runtime.deps.store.listObservations(tenant);
+  expect(outbox()).toHaveLength(sent); // the broken one fails again: the same failure state, not told twice
+  for (const [tenant, endpoint] of [['contoso', 'shop.contoso.test'], ['fabrikam', 'portal.fabrikam.test']]) {
+    const rows = (await runtime.deps.store.listObservations(tenant)).filter((r) => r.host === endpoint);
     expect(rows.map((r) => [r.status, r.findings.map((f) => f.code)])).toEqual([['healthy', []]]);
-    expect((await runtime.deps.audit.list(tenant)).filter((r) => r.kind === 'certificate.issued')).toHaveLength(1);
   }
+  const issuedShop = (await runtime.deps.audit.list('contoso')).filter((r) => r.kind === 'certificate.issued' && r.data.certificateId === 'shop');
+  expect(issuedShop).toHaveLength(1);
   expect(await runtime.bus.deadLetters()).toEqual([]);
 });

@@ -114,11 +114,14 @@ export class AcmeIssuer implements Issuer {
   async issue(request: CertificateRequest, options: { abortSignal?: AbortSignal } = {}): Promise<IssuedCertificate> {
     this.validate(request);
     const { abortSignal } = options;
+    const started = performance.now();
     let accountLookedUpAgain = false;
     for (let attempt = 0; ; attempt++) {
       abortSignal?.throwIfAborted();
       try {
-        return await this.attempt(request, abortSignal);
+        const issued = await this.attempt(request, abortSignal);
+        const durationMs = Math.round(performance.now() - started);
+        return { ...issued, provenance: { ca: this.options.directoryUrl, challenge: this.options.challenge, durationMs } };
       } catch (err) {
         abortSignal?.throwIfAborted();
         if (err instanceof AcmeProblemError && err.shortType === 'accountDoesNotExist' && !accountLookedUpAgain && this.accountUrls.delete(request.tenantId)) {

@@ -75,7 +75,14 @@ async function attempt(r: Rotation): Promise<CloudEvent[]> {
       keyType: managed.keyType ?? 'ec-p256',
       validityDays: managed.validityDays ?? DEFAULT_VALIDITY_DAYS,
     });
-    await ctx.audit('certificate.issued', { certificateId: managed.id, issuer: issuer.name, fingerprint: issued.fingerprintSha256, notAfter: issued.notAfter });
+    await ctx.audit('certificate.issued', {
+      certificateId: managed.id,
+      issuer: issuer.name,
+      reason: request.reason,
+      fingerprint: issued.fingerprintSha256,
+      notAfter: issued.notAfter,
+      ...(issued.provenance ? { ca: issued.provenance.ca, challenge: issued.provenance.challenge ?? null, durationMs: issued.provenance.durationMs } : {}),
+    });
   } catch (err) {
     if (err instanceof RetryableError) throw err; // redelivered with backoff; the claim is given back
     // Nothing was deployed: the old certificate is still in place, and a human must look.
