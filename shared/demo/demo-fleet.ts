@@ -56,7 +56,20 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-export async function buildDemoWorld(workDir: string, now: Date, webhook?: { url: string; secretEnv: string }): Promise<DemoWorld> {
+/** A lab ACME CA for the demo (Pebble): contoso's shop certificate is then renewed through it. */
+export interface DemoAcme {
+  directoryUrl: string;
+  directoryCaFile: string;
+  rootFile: string;
+  httpChallengePort: number;
+}
+
+export async function buildDemoWorld(
+  workDir: string,
+  now: Date,
+  webhook?: { url: string; secretEnv: string },
+  acme?: DemoAcme,
+): Promise<DemoWorld> {
   const pki = path.join(workDir, 'pki');
   mkdirSync(pki, { recursive: true });
   const rootKey = await generateKeyPair('ec-p256');
@@ -110,7 +123,10 @@ export async function buildDemoWorld(workDir: string, now: Date, webhook?: { url
     name: 'Contoso Ltd',
     assignee: { name: 'Alice Nguyen', email: 'alice@msp.example' },
     escalation: { name: 'MSP on-call', email: 'oncall@msp.example' },
-    trustedCaFiles: [rootFile],
+    trustedCaFiles: acme ? [rootFile, acme.rootFile] : [rootFile],
+    ...(acme
+      ? { acme: { directoryUrl: acme.directoryUrl, challenge: 'http-01' as const, directoryCaFile: acme.directoryCaFile, http01: { listenPort: acme.httpChallengePort } } }
+      : {}),
     endpoints: [
       { host: 'www.contoso.test', port, managed: 'www' },
       { host: 'shop.contoso.test', port, managed: 'shop' },
@@ -119,7 +135,7 @@ export async function buildDemoWorld(workDir: string, now: Date, webhook?: { url
     ],
     managedCertificates: [
       { id: 'www', dnsNames: ['www.contoso.test'], issuer: 'local-ca', target: target('www.contoso', { url: fleet.reloadUrl('www.contoso') }) },
-      { id: 'shop', dnsNames: ['shop.contoso.test'], issuer: 'local-ca', target: target('shop.contoso', { url: fleet.reloadUrl('shop.contoso') }) },
+      { id: 'shop', dnsNames: ['shop.contoso.test'], issuer: acme ? 'acme' : 'local-ca', target: target('shop.contoso', { url: fleet.reloadUrl('shop.contoso') }) },
     ],
   };
   const fabrikam: TenantConfig = {

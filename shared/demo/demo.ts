@@ -6,7 +6,7 @@
  * notifications and the audit went.
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createEmbeddedRuntime } from '../composition-root';
@@ -16,7 +16,8 @@ import { StaticResolver } from '../adapters/tls/system-resolver';
 import { inventory } from '../pipeline/inventory';
 import { formatInventory } from '../cli/report-format';
 import { auditVerify } from '../cli/main';
-import { buildDemoWorld, type DemoWorld } from './demo-fleet';
+import { buildDemoWorld, type DemoAcme, type DemoWorld } from './demo-fleet';
+import { startPebble, type PebbleHandle } from './pebble-lab';
 import { startWebhookReceiver } from './webhook-receiver';
 
 const WEBHOOK_SECRET_ENV = 'CERTOPS_DEMO_WEBHOOK_SECRET';
@@ -27,7 +28,8 @@ export async function runDemo(options: { out: NodeJS.WritableStream; workDir?: s
   const workDir = options.workDir ?? mkdtempSync(path.join(os.tmpdir(), 'certops-demo-'));
   const secret = createHash('sha256').update(`${workDir}${Math.random()}`).digest('hex');
   const receiver = await startWebhookReceiver(secret);
-  const world = await buildDemoWorld(workDir, new Date(), { url: receiver.url, secretEnv: WEBHOOK_SECRET_ENV });
+  const lab = await startLabCa(workDir, print);
+  const world = await buildDemoWorld(workDir, new Date(), { url: receiver.url, secretEnv: WEBHOOK_SECRET_ENV }, lab?.acme);
   const runtime = createEmbeddedRuntime(world.config, {
     logger: createLogger({ level: process.env.CERTOPS_LOG_LEVEL ?? 'warn' }),
     env: { ...process.env, [WEBHOOK_SECRET_ENV]: secret },
@@ -79,7 +81,30 @@ export async function runDemo(options: { out: NodeJS.WritableStream; workDir?: s
     await runtime.close();
     await world.fleet.close();
     await receiver.close();
+    await lab?.pebble.stop();
   }
+}
+
+/**
+ * Pebble (Let's Encrypt's test CA, Debian package `pebble`) when it is installed: contoso's shop
+ * certificate is then renewed through ACME HTTP-01; without it, through certops' own CA.
+ */
+async function startLabCa(workDir: string, print: (text?: string) => void): Promise<{ pebble: PebbleHandle; acme: DemoAcme } | null> {
+  if (!onPath('pebble') || !onPath('pebble-challtestsrv')) {
+    print('(Pebble is not installed: every managed certificate is renewed by certops\' own CA; `apt-get install pebble` adds an ACME renewal to the demo)');
+    return null;
+  }
+  const pebble = await startPebble({ env: { PEBBLE_VA_NOSLEEP: '1' } });
+  const directoryCaFile = path.join(workDir, 'pebble-tls-ca.pem');
+  const rootFile = path.join(workDir, 'pebble-root.pem');
+  writeFileSync(directoryCaFile, pebble.tlsCaPem);
+  writeFileSync(rootFile, await pebble.rootPem());
+  print(`ACME: Pebble (Let's Encrypt's test CA) at ${pebble.directoryUrl}; contoso's shop certificate renews through it with HTTP-01`);
+  return { pebble, acme: { directoryUrl: pebble.directoryUrl, directoryCaFile, rootFile, httpChallengePort: pebble.httpChallengePort } };
+}
+
+function onPath(command: string): boolean {
+  return (process.env.PATH ?? '').split(path.delimiter).some((dir) => dir && existsSync(path.join(dir, command)));
 }
 
 async function servedFingerprints(world: DemoWorld): Promise<Map<string, string>> {
