@@ -14,24 +14,12 @@ import { AcmeIssuer, type AcmeIssuerOptions } from '../../shared/adapters/acme/a
 import { ChalltestsrvDnsSolver } from '../../shared/adapters/acme/challtestsrv-dns-solver';
 import { MemoryHttpResponder } from '../../shared/adapters/acme/memory-http-responder';
 import { startPebble, type PebbleHandle } from '../../shared/demo/pebble-lab';
+import { InMemoryKeyStore } from '../support/in-memory-key-store';
 
 jest.setTimeout(30_000);
 
 const afterTest: Array<() => void> = [];
 afterEach(() => afterTest.splice(0).forEach((undo) => undo()));
-
-/** Our own port, so an in-memory fake is honest: it records every write. */
-class InMemoryKeyStore implements KeyStore {
-  readonly values = new Map<string, string>();
-  readonly puts: string[] = [];
-  async put(tenantId: string, name: string, secretPem: string): Promise<void> {
-    this.puts.push(`${tenantId}/${name}`);
-    this.values.set(`${tenantId}/${name}`, secretPem);
-  }
-  async get(tenantId: string, name: string): Promise<string | null> {
-    return this.values.get(`${tenantId}/${name}`) ?? null;
-  }
-}
 
 /** Wraps a solver to record the calls and, optionally, publish a wrong value. */
 class RecordingDnsSolver implements DnsSolver {
