@@ -72,8 +72,12 @@ export interface AcmeSettings {
   directoryCaFile?: string;
   /** http-01: certops answers the CA's requests on this local port (what port 80 of the names reaches). */
   http01?: { listenPort: number };
-  /** dns-01: the DNS provider holding `_acme-challenge` records (the lab provider for now). */
-  dns01?: { provider: 'pebble-challtestsrv'; managementUrl: string };
+  /**
+   * dns-01: the DNS provider holding `_acme-challenge` records (the lab provider for now) and,
+   * when the client's zone delegates them, the MSP's zone: `_acme-challenge.<name>` CNAME
+   * `<name>.<delegationZone>` (adapters/acme/delegating-dns-solver.ts).
+   */
+  dns01?: { provider: 'pebble-challtestsrv'; managementUrl: string; delegationZone?: string };
 }
 
 export interface TenantConfig {

@@ -8,15 +8,12 @@
  * MSP's zone) or `unavailable`, with a finding that says what the client or the MSP must do.
  * Pure: no I/O; the CNAME comes from DnsCnameLookup, writability from the solver's zone list.
  */
-import type { Finding, Severity } from './finding';
+import { finding, type Finding, type FindingCode, type Severity } from './finding';
 
-/**
- * Finding codes raised here. They belong in FINDING_CODES (finding.ts); until they are added,
- * Dns01Finding carries them with Finding's shape.
- */
-export const DNS01_FINDING_CODES = ['dns01-unavailable', 'dns01-delegation-broken'] as const;
+/** The finding codes raised here (listed in FINDING_CODES, finding.ts). */
+export const DNS01_FINDING_CODES = ['dns01-unavailable', 'dns01-delegation-broken'] as const satisfies readonly FindingCode[];
 export type Dns01FindingCode = (typeof DNS01_FINDING_CODES)[number];
-export type Dns01Finding = Omit<Finding, 'code'> & { code: Dns01FindingCode };
+export type Dns01Finding = Finding & { code: Dns01FindingCode };
 
 export interface Dns01Observation {
   /** The certificate's DNS name; a wildcard `*.x` is assessed as `x` (same challenge record). */
@@ -73,7 +70,7 @@ export function assessDns01Readiness(observation: Dns01Observation, options: Dns
 }
 
 function dns01Finding(code: Dns01FindingCode, message: string, detail: Record<string, unknown>): Dns01Finding {
-  return { code, severity: UNAVAILABLE_SEVERITY, message, detail };
+  return finding(code, UNAVAILABLE_SEVERITY, message, detail) as Dns01Finding;
 }
 
 /** DNS names compare case-insensitively (RFC 4343); the trailing root dot is optional. */

@@ -22,6 +22,9 @@ export const FINDING_CODES = [
   'handshake-failed',
   'handshake-timeout',
   'no-certificate',
+  // ACME DNS-01 readiness of a client domain (domain/dns01-readiness.ts)
+  'dns01-unavailable',
+  'dns01-delegation-broken',
 ] as const;
 
 export type FindingCode = (typeof FINDING_CODES)[number];

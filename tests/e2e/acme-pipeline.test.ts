@@ -1,7 +1,8 @@
 /**
  * The pipeline renews through a real ACME CA: Pebble (Let's Encrypt's test CA) and
  * pebble-challtestsrv, started here. One tenant proves its names by HTTP-01 (certops answers the
- * CA's request), the other by DNS-01 for a wildcard (a real TXT record the CA looks up). A third
+ * CA's request), the other by DNS-01 for a wildcard (a real TXT record the CA looks up, in the
+ * MSP's zone, through the client's `_acme-challenge` CNAME). A third
  * certificate, whose name leads the CA nowhere, fails alone: the others are not held up.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -44,6 +45,8 @@ beforeAll(async () => {
   writeFileSync(path.join(dir, 'pebble-tls.pem'), pebble.tlsCaPem);
   writeFileSync(path.join(dir, 'pebble-root.pem'), await pebble.rootPem());
   await pebble.dns.addA('shop.contoso.test', ['127.0.0.1']);
+  // fabrikam has no DNS rights for certops: its _acme-challenge is delegated to the MSP's zone.
+  await pebble.dns.setCname('_acme-challenge.fabrikam.test', 'fabrikam.test.acme.msp.test');
   // challtestsrv answers 127.0.0.1 for any name; this one points the CA where nothing listens.
   await pebble.dns.addA('broken.contoso.test', ['127.0.0.66']);
 
@@ -89,7 +92,7 @@ beforeAll(async () => {
           directoryUrl: pebble.directoryUrl,
           challenge: 'dns-01',
           directoryCaFile: path.join(dir, 'pebble-tls.pem'),
-          dns01: { provider: 'pebble-challtestsrv', managementUrl: pebble.dns.managementUrl },
+          dns01: { provider: 'pebble-challtestsrv', managementUrl: pebble.dns.managementUrl, delegationZone: 'acme.msp.test' },
         },
         endpoints: [{ host: 'portal.fabrikam.test', port: fleet.endpoint('portal').port, managed: 'wildcard' }],
         managedCertificates: [
@@ -116,7 +119,7 @@ afterAll(async () => {
 
 it.each([
   ['HTTP-01', 'shop', 'DNS:shop.contoso.test'],
-  ['DNS-01 (a wildcard)', 'portal', 'DNS:*.fabrikam.test, DNS:fabrikam.test'],
+  ['DNS-01 for a wildcard, through a CNAME delegation', 'portal', 'DNS:*.fabrikam.test, DNS:fabrikam.test'],
 ])('When an expired managed certificate is renewed through ACME with %s, then the server serves Pebble\'s new certificate for the same names', async (_challenge, name, sans) => {
   const cert = await served(name);
   expect(createHash('sha256').update(cert.raw).digest('hex')).not.toBe(before.get(name));

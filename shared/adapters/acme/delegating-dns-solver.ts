@@ -57,12 +57,12 @@ export class DelegatingDnsSolver implements DnsSolver {
   }
 
   /** Presents the TXT value at the delegation target (see delegatedRecordName). */
-  present(record: DnsChallengeRecord, options: { abortSignal?: AbortSignal } = {}): Promise<void> {
+  async present(record: DnsChallengeRecord, options: { abortSignal?: AbortSignal } = {}): Promise<void> {
     return this.inner.present(this.target(record), options);
   }
 
   /** Removes the TXT value from the delegation target; idempotent as the wrapped solver is. */
-  cleanup(record: DnsChallengeRecord, options: { abortSignal?: AbortSignal } = {}): Promise<void> {
+  async cleanup(record: DnsChallengeRecord, options: { abortSignal?: AbortSignal } = {}): Promise<void> {
     return this.inner.cleanup(this.target(record), options);
   }
 

@@ -12,6 +12,8 @@ import type { KeyStore } from '../../ports/key-store';
 import type { TenantDirectory } from '../../ports/tenant-directory';
 import { AcmeIssuer, type AcmeIssuerOptions } from './acme-issuer';
 import { ChalltestsrvDnsSolver } from './challtestsrv-dns-solver';
+import { DelegatingDnsSolver } from './delegating-dns-solver';
+import type { DnsSolver } from '../../ports/dns-solver';
 import { MemoryHttpResponder } from './memory-http-responder';
 
 export interface TenantAcmeIssuerOptions {
@@ -63,12 +65,17 @@ export class TenantAcmeIssuer implements Issuer {
       clock: this.options.clock,
       challenge: settings.challenge,
       http: settings.http01 ? await this.responder(settings.http01.listenPort) : undefined,
-      dns: settings.dns01 ? new ChalltestsrvDnsSolver(settings.dns01.managementUrl) : undefined,
+      dns: settings.dns01 ? this.dnsSolver(settings.dns01) : undefined,
       eab: this.eab(tenantId, settings),
       contactEmail: settings.contactEmail,
       tlsCa: settings.directoryCaFile ? readFileSync(settings.directoryCaFile, 'utf8') : undefined,
       logger: this.options.logger,
     });
+  }
+
+  private dnsSolver(dns01: NonNullable<AcmeSettings['dns01']>): DnsSolver {
+    const provider = new ChalltestsrvDnsSolver(dns01.managementUrl);
+    return dns01.delegationZone ? new DelegatingDnsSolver(provider, dns01.delegationZone) : provider;
   }
 
   private eab(tenantId: string, settings: AcmeSettings): AcmeIssuerOptions['eab'] {
