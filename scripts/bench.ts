@@ -6,6 +6,8 @@
  *     and the TlsProber, vs `nmap --script ssl-cert` and vs a bare tls.connect loop.
  *  3. Sweep: 10,000 certificates across 100 tenants end to end through the embedded runtime (its own
  *     process), wall time and peak memory, vs the same 10,000 bare handshakes.
+ *  4. ACME issuance: certificates/s through AcmeIssuer against one Pebble (VA no-sleep), vs lego
+ *     (one process per certificate) and vs a bare acme-client loop (the ceiling).
  *
  * Prints a table and merges the rows into bench-results.json at the repository root. Children stop
  * when this process ends (their IPC channel closes), also on failure.
@@ -15,6 +17,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { stage } from '../shared/pipeline/topology';
+import { measureAcme } from './bench/acme';
 import { measureAnalysis } from './bench/analysis';
 import { analysisCorpus, REPO_ROOT, sweepHost, sweepLeafFile, sweepLeaves } from './bench/certs';
 import { startChild } from './bench/child';
@@ -34,6 +37,8 @@ const DISCOVERY_ROUNDS = 5;
 const CORPUS_EC_LEAVES = 1500;
 const SWEEP_BUDGET_S = 60;
 const MEMORY_BUDGET_MB = 512;
+/** ACME: distinct names per method and round, at the issue's concurrency 8, one account per tenant. */
+const ACME = { certificates: 120, concurrency: 8, tenants: 8, rounds: 3, legoRound: 1, warmUpCertificates: 40 } as const;
 const RESULTS_FILE = path.join(REPO_ROOT, 'bench-results.json');
 
 const log = (s: string): void => console.log(s);
@@ -121,6 +126,18 @@ async function main(): Promise<void> {
   } finally {
     await sweepFleet.stop();
     rmSync(workDir, { recursive: true, force: true });
+  }
+
+  // 4. ACME issuance against one Pebble (stopped, with every lego process, inside measureAcme).
+  // A failure here still lets the rows above be written; the exit code reports it.
+  try {
+    const a = await measureAcme(ACME, log);
+    rows.push(row('acme issuance throughput', a.certopsPerSecond, 'certificates/s', `lego (one process per certificate, concurrency ${a.concurrency})`, a.legoPerSecond));
+    rows.push(row('acme issuance vs bare acme-client ceiling', a.certopsPerSecond, 'certificates/s', `bare acme-client loop (concurrency ${a.concurrency})`, a.barePerSecond));
+    notes.push(...a.notes);
+  } catch (err) {
+    notes.push(`WARNING: the ACME section failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+    process.exitCode = 1;
   }
 
   console.log(`\n${formatTable(rows)}\n`);
