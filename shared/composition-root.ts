@@ -5,6 +5,7 @@
  * files deployment and console / outbox / signed-webhook notifications. The Azure composition
  * comes with the Azure adapters (issue 5) and plugs the same PipelineDeps.
  */
+import { getServers } from 'node:dns';
 import { readFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
@@ -15,7 +16,9 @@ import { createLogger, type Logger } from './observability/logger';
 import type { Issuer } from './ports/issuer';
 import type { Notifier } from './ports/notifier';
 import type { Resolver } from './ports/resolver';
+import { DnsCnameLookup } from './adapters/acme/dns-cname-lookup';
 import { TenantAcmeIssuer } from './adapters/acme/tenant-acme-issuer';
+import type { DnsRecordLookup } from './ports/dns-record-lookup';
 import { ConfigTenantDirectory } from './adapters/local/config-tenant-directory';
 import { ConsoleNotifier } from './adapters/local/console-notifier';
 import { FilesDeployer } from './adapters/local/files-deployer';
@@ -115,6 +118,18 @@ export function createEmbeddedRuntime(config: CertopsConfig, options: EmbeddedOp
     return anchors;
   };
 
+  const lookups = new Map<string, DnsRecordLookup>();
+  const dnsLookup = (tenantId: string): DnsRecordLookup => {
+    const server = tenants.get(tenantId)?.acme?.dns01?.resolver;
+    const key = server ?? '(system)';
+    let lookup = lookups.get(key);
+    if (!lookup) {
+      lookup = new DnsCnameLookup(server ? [server] : getServers());
+      lookups.set(key, lookup);
+    }
+    return lookup;
+  };
+
   const deps: PipelineDeps = {
     clock,
     logger,
@@ -129,6 +144,7 @@ export function createEmbeddedRuntime(config: CertopsConfig, options: EmbeddedOp
     discovery: config.discovery,
     rotation: { ...DEFAULT_ROTATION, ...options.rotation },
     trustAnchors,
+    dnsLookup,
   };
   const pipeline = new EmbeddedPipeline(deps, bus, options.observer);
   return {

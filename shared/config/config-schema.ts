@@ -137,7 +137,7 @@ const acme: Schema = {
       type: 'object',
       additionalProperties: false,
       required: ['provider', 'managementUrl'],
-      properties: { provider: { type: 'string', enum: ['pebble-challtestsrv'] }, managementUrl: url, delegationZone: nonEmptyString },
+      properties: { provider: { type: 'string', enum: ['pebble-challtestsrv'] }, managementUrl: url, delegationZone: nonEmptyString, resolver: nonEmptyString },
     },
   },
 };

@@ -75,9 +75,10 @@ export interface AcmeSettings {
   /**
    * dns-01: the DNS provider holding `_acme-challenge` records (the lab provider for now) and,
    * when the client's zone delegates them, the MSP's zone: `_acme-challenge.<name>` CNAME
-   * `<name>.<delegationZone>` (adapters/acme/delegating-dns-solver.ts).
+   * `<name>.<delegationZone>` (adapters/acme/delegating-dns-solver.ts). `resolver` (`ip:port`) is
+   * the DNS server asked what the CA will see (default: this host's resolvers).
    */
-  dns01?: { provider: 'pebble-challtestsrv'; managementUrl: string; delegationZone?: string };
+  dns01?: { provider: 'pebble-challtestsrv'; managementUrl: string; delegationZone?: string; resolver?: string };
 }
 
 export interface TenantConfig {

@@ -12,6 +12,7 @@ import type { Logger } from '../observability/logger';
 import type { AuditLog, AuditEntry } from '../ports/audit-log';
 import type { CertificateStore } from '../ports/certificate-store';
 import type { Deployer } from '../ports/deployer';
+import type { DnsRecordLookup } from '../ports/dns-record-lookup';
 import type { Issuer } from '../ports/issuer';
 import type { Notifier } from '../ports/notifier';
 import type { Prober } from '../ports/prober';
@@ -43,6 +44,8 @@ export interface PipelineDeps {
   rotation: RotationOptions;
   /** Trust anchors for a tenant: the system roots, the tenant's CA files, certops' own CAs. */
   trustAnchors(tenantId: string): Promise<TrustAnchors>;
+  /** The DNS a tenant's ACME CA will look at (for DNS-01 readiness). */
+  dnsLookup(tenantId: string): DnsRecordLookup;
 }
 
 export interface StageContext {

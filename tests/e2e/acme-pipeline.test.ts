@@ -52,14 +52,14 @@ beforeAll(async () => {
 
   // The estate before: certificates from some other CA, long expired.
   const ca = await aCA();
-  for (const [name, dnsNames] of [['shop', ['shop.contoso.test']], ['portal', ['portal.fabrikam.test']], ['broken', ['broken.contoso.test']]] as const) {
+  for (const [name, dnsNames] of [['shop', ['shop.contoso.test']], ['portal', ['portal.fabrikam.test']], ['broken', ['broken.contoso.test']], ['www-nw', ['www.northwind.test']]] as const) {
     const leaf = await aCertificate({ daysLeft: -30, dnsNames: [...dnsNames], issuer: ca });
     mkdirSync(path.join(dir, name));
     writeFileSync(files(name).certFile, leaf.pem + ca.pem);
     writeFileSync(files(name).keyFile, leaf.key.privateKeyPem, { mode: 0o600 });
     before.set(name, leaf.certificate.fingerprintSha256);
   }
-  fleet = await TlsFleet.start(['shop', 'portal', 'broken'].map((name) => ({ name, ...files(name) })));
+  fleet = await TlsFleet.start(['shop', 'portal', 'broken', 'www-nw'].map((name) => ({ name, ...files(name) })));
 
   const trustedCaFiles = [path.join(dir, 'pebble-root.pem')];
   const config: CertopsConfig = {
@@ -92,11 +92,27 @@ beforeAll(async () => {
           directoryUrl: pebble.directoryUrl,
           challenge: 'dns-01',
           directoryCaFile: path.join(dir, 'pebble-tls.pem'),
-          dns01: { provider: 'pebble-challtestsrv', managementUrl: pebble.dns.managementUrl, delegationZone: 'acme.msp.test' },
+          dns01: { provider: 'pebble-challtestsrv', managementUrl: pebble.dns.managementUrl, delegationZone: 'acme.msp.test', resolver: `127.0.0.1:${pebble.dnsPort}` },
         },
         endpoints: [{ host: 'portal.fabrikam.test', port: fleet.endpoint('portal').port, managed: 'wildcard' }],
         managedCertificates: [
           { id: 'wildcard', dnsNames: ['*.fabrikam.test', 'fabrikam.test'], issuer: 'acme', target: { type: 'files', ...files('portal'), reload: { url: fleet.reloadUrl('portal') } } },
+        ],
+      },
+      {
+        // Delegation is configured, but the client never created the CNAME.
+        id: 'northwind',
+        assignee: { name: 'Carol' },
+        trustedCaFiles,
+        acme: {
+          directoryUrl: pebble.directoryUrl,
+          challenge: 'dns-01',
+          directoryCaFile: path.join(dir, 'pebble-tls.pem'),
+          dns01: { provider: 'pebble-challtestsrv', managementUrl: pebble.dns.managementUrl, delegationZone: 'acme.msp.test', resolver: `127.0.0.1:${pebble.dnsPort}` },
+        },
+        endpoints: [{ host: 'www.northwind.test', port: fleet.endpoint('www-nw').port, managed: 'www' }],
+        managedCertificates: [
+          { id: 'www', dnsNames: ['www.northwind.test'], issuer: 'acme', target: { type: 'files', ...files('www-nw'), reload: { url: fleet.reloadUrl('www-nw') } } },
         ],
       },
     ],
@@ -104,7 +120,12 @@ beforeAll(async () => {
   runtime = createEmbeddedRuntime(config, {
     logger: createLogger({ level: 'silent' }),
     consoleStream: null,
-    resolver: new StaticResolver({ 'shop.contoso.test': ['127.0.0.1'], 'portal.fabrikam.test': ['127.0.0.1'], 'broken.contoso.test': ['127.0.0.1'] }),
+    resolver: new StaticResolver({
+      'shop.contoso.test': ['127.0.0.1'],
+      'portal.fabrikam.test': ['127.0.0.1'],
+      'broken.contoso.test': ['127.0.0.1'],
+      'www.northwind.test': ['127.0.0.1'],
+    }),
   });
   runtime.pipeline.start();
   await runtime.pipeline.sweep({ reason: 'acme e2e' });
@@ -142,10 +163,17 @@ it('When the renewals are done, then each assigned human is told once, and the a
 });
 
 it('When one certificate cannot be validated, then it alone fails, with the CA\'s words, and its old certificate stays', async () => {
-  const failures = outbox().filter((n) => n.kind === 'rotation-failed');
+  const failures = outbox().filter((n) => n.kind === 'rotation-failed' && n.tenantId === 'contoso');
   expect(failures.map((n) => [n.subject.certificateId, n.to.name])).toEqual([['broken', 'On-call']]);
   expect(failures[0].text).toMatch(/^issuance failed: .*refused by the CA: .*broken\.contoso\.test.*urn:ietf:params:acme:error:/);
   expect(createHash('sha256').update((await served('broken')).raw).digest('hex')).toBe(before.get('broken'));
+});
+
+it('When a client domain has not delegated its challenge record, then the endpoint carries a finding naming the CNAME to create, and a delegated one does not', async () => {
+  const finding = (await runtime.deps.store.listObservations('northwind'))[0].findings.find((f) => f.code === 'dns01-unavailable');
+  expect(finding?.message).toMatch(/create CNAME _acme-challenge\.www\.northwind\.test → www\.northwind\.test\.acme\.msp\.test/);
+  expect((await runtime.deps.store.listObservations('fabrikam'))[0].findings.map((f) => f.code)).not.toContain('dns01-unavailable');
+  expect(outbox().filter((n) => n.tenantId === 'northwind').map((n) => n.kind)).toEqual(['rotation-failed']);
 });
 
 it('When the next sweep finds the ACME certificates healthy and trusted, then nothing is renewed again and nobody is told again', async () => {

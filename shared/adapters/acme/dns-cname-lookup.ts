@@ -11,6 +11,7 @@
  */
 import { Resolver } from 'node:dns/promises';
 import { RetryableError } from '../../domain/errors';
+import type { DnsRecordLookup } from '../../ports/dns-record-lookup';
 
 /** One try of a few seconds: a slow answer is retried by the caller's schedule, not inline. */
 export const DEFAULT_CNAME_LOOKUP_TIMEOUT_MS = 3_000;
@@ -23,7 +24,7 @@ export interface DnsCnameLookupOptions {
   timeoutInMs?: number;
 }
 
-export class DnsCnameLookup {
+export class DnsCnameLookup implements DnsRecordLookup {
   /** @param servers `ip` or `ip:port` (IPv6 as `[ip]:port`), as node:dns setServers takes them */
   constructor(
     private readonly servers: string[],

@@ -20,6 +20,7 @@ import type { AddressAssessment, AddressObservation, CertificateAnalyzed, Endpoi
 import type { StageContext } from '../stage';
 import { EVENT_TYPES } from '../topology';
 import { IssuerCertificateCache } from '../issuer-certificate-cache';
+import { dns01ReadinessFindings } from '../dns01-check';
 
 const issuers = new IssuerCertificateCache();
 
@@ -45,6 +46,8 @@ export async function analyze(event: CloudEvent, ctx: StageContext): Promise<Clo
   endpointFindings.push(
     ...addressFindings(endpoint.host, assessed.map((a) => ({ address: a.assessment.address, fingerprintSha256: a.assessment.fingerprintSha256 }))),
   );
+
+  if (endpoint.managedCertificateId) endpointFindings.push(...(await dns01ReadinessFindings(ctx, tenant, endpoint.managedCertificateId)));
 
   const records = assessed.map((a) => a.record);
   if (records.length === 0) records.push(unresolvedRecord(ctx.tenantId, endpoint, data));
