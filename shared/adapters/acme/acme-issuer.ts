@@ -10,14 +10,25 @@
  * looks the account up with `newAccount` (RFC 8555 §7.3.1 returns the existing account for a
  * known key), which also recreates it when the CA forgot it.
  *
+ * Orders in flight (optional `journal`): the order URL is journaled right after newOrder and the
+ * CSR's private key (encrypted in the KeyStore under `acme/orders/<certificateId>`) right before
+ * finalize; `issue` first continues a journaled order the CA still has, so a crash, an abort or
+ * a retry never orders twice. Both are cleared once the certificate is downloaded, or when the
+ * order is gone (404), invalid or refused permanently.
+ *
+ * Chains: `preferredChain` picks among the CA's alternate chains (RFC 8555 §7.4.2, Link
+ * rel="alternate") by the issuer CN of the chain's top certificate; unknown names get the default.
+ * ACME profiles are not offered: Debian's Pebble 2.4 predates them, so they could not be tested.
+ *
  * Transport: acme-transport.ts raises AcmeProblemError for the CA's problem documents, so the
  * schedule here decides. badNonce is left to acme-client, which retries at once with the nonce
  * from the error response (RFC 8555 §6.5).
  */
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
 import * as acme from 'acme-client';
 import type { Clock } from '../../domain/clock';
 import { CertopsError, ConfigError, PermanentError, RetryableError, errorMessage } from '../../domain/errors';
+import type { AcmeOrderJournal, JournaledAcmeOrder } from '../../ports/acme-order-journal';
 import type { DnsSolver } from '../../ports/dns-solver';
 import type { HttpChallengeResponder } from '../../ports/http-challenge-responder';
 import type { CertificateRequest, IssuedCertificate, Issuer } from '../../ports/issuer';
@@ -48,6 +59,9 @@ export const RATE_LIMIT_MAX_INLINE_WAIT_MS = 30_000;
  */
 export const DEFAULT_POLL_BACKOFF = { minMs: 500, maxMs: 10_000, attempts: 20 } as const;
 
+/** RFC 8555 §7.1.6: the order states from which an order can still yield a certificate. */
+const RESUMABLE_ORDER_STATES = new Set(['pending', 'ready', 'processing', 'valid']);
+
 /** RFC 8555 §6.7 problem types the CA uses when retrying the same request cannot help. */
 const PERMANENT_PROBLEMS = new Set([
   'rejectedIdentifier', 'unauthorized', 'incorrectResponse', 'caa', 'dns', 'malformed', 'badCSR',
@@ -69,6 +83,13 @@ export interface AcmeIssuerOptions {
   tlsCa?: string;
   /** Anchors to report from trustAnchorsPem (tests: Pebble's root); public CAs need none. */
   trustAnchors?: string[];
+  /**
+   * Issuer CN of the top certificate of the preferred chain (RFC 8555 §7.4.2 alternate links),
+   * e.g. 'ISRG Root X1'; when no chain matches, the CA's default chain is returned.
+   */
+  preferredChain?: string;
+  /** Journal of orders in flight: with it, an interrupted issuance resumes its order. */
+  journal?: AcmeOrderJournal;
   pollBackoff?: { minMs: number; maxMs: number; attempts: number };
   logger?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
   /** Waits between retries (tests inject a fast one); honours the abort signal. */
@@ -132,6 +153,7 @@ export class AcmeIssuer implements Issuer {
           continue;
         }
         const mapped = this.toCertopsError(err, request);
+        if (mapped instanceof PermanentError) await this.dropOrder(request, await this.options.journal?.get(request).catch(() => null), `refused: ${mapped.message}`);
         const wait = this.retryDelayMs(err, attempt);
         if (wait === undefined) throw mapped;
         this.options.logger?.warn({ tenantId: request.tenantId, certificateId: request.certificateId, attempt, waitMs: wait, reason: mapped.message }, 'acme issuance retried');
@@ -148,36 +170,133 @@ export class AcmeIssuer implements Issuer {
     const accountKey = await this.accountKey(request.tenantId);
     const client = this.client(accountKey, await this.accountUrl(request.tenantId, accountKey));
     abortSignal?.throwIfAborted();
-    const order = await client.createOrder({ identifiers: request.dnsNames.map((value) => ({ type: 'dns', value })) });
-    const authorizations = await client.getAuthorizations(order);
-    // Sequential on purpose: a wildcard and its base name share one `_acme-challenge` name.
-    for (const authz of authorizations) {
-      if (authz.status === 'valid') continue;
-      abortSignal?.throwIfAborted();
-      await this.solve(client, order, authz, abortSignal);
-    }
-    const key = await generateKeyPair(request.keyType);
-    // The CN must be one of the SANs (CA/B Baseline Requirements §7.1.4.3; Pebble counts it as an
-    // identifier): fall back to the first name when the request's CN is not among them.
-    const commonName = request.dnsNames.includes(request.commonName) ? request.commonName : request.dnsNames[0];
-    const [, csr] = await acme.crypto.createCsr({ commonName, altNames: request.dnsNames }, key.privateKeyPem);
+    const resumed = await this.resumeOrder(client, request);
+    let order = resumed?.order ?? (await this.createOrder(client, request));
+    let csrKeyPem = resumed?.csrKeyPem;
     abortSignal?.throwIfAborted();
-    const finalized = await client.finalizeOrder(order, csr);
-    const ready = finalized.status === 'valid' ? finalized : await client.waitForValidStatus(finalized);
-    const pems = acme.crypto.splitPemChain(await client.getCertificate(ready));
+    if (order.status === 'pending' || order.status === 'ready') {
+      if (order.status === 'pending') {
+        const authorizations = await client.getAuthorizations(order);
+        // Sequential on purpose: a wildcard and its base name share one `_acme-challenge` name.
+        for (const authz of authorizations) {
+          if (authz.status === 'valid') continue;
+          abortSignal?.throwIfAborted();
+          await this.solve(client, order, authz, abortSignal);
+        }
+      }
+      csrKeyPem ??= await this.newCsrKey(request, order.url);
+      // The CN must be one of the SANs (CA/B Baseline Requirements §7.1.4.3; Pebble counts it as an
+      // identifier): fall back to the first name when the request's CN is not among them.
+      const commonName = request.dnsNames.includes(request.commonName) ? request.commonName : request.dnsNames[0];
+      const [, csr] = await acme.crypto.createCsr({ commonName, altNames: request.dnsNames }, csrKeyPem);
+      abortSignal?.throwIfAborted();
+      order = await client.finalizeOrder(order, csr);
+      abortSignal?.throwIfAborted();
+    }
+    const ready = order.status === 'valid' ? order : await client.waitForValidStatus(order);
+    abortSignal?.throwIfAborted();
+    const pems = acme.crypto.splitPemChain(await client.getCertificate(ready, this.options.preferredChain));
     const leaf = new X509Certificate(pems[0]);
+    const keyPem = csrKeyPem!;
+    if (!leaf.checkPrivateKey(createPrivateKey(keyPem))) {
+      // Only possible when a journaled key does not belong to the order (a journal written by
+      // someone else): the certificate is useless without its key, so order anew.
+      await this.dropOrder(request, await this.options.journal?.get(request), 'the certificate does not match the journaled CSR key');
+      throw new RetryableError(`ACME order ${order.url} for ${request.certificateId} (tenant ${request.tenantId}) returned a certificate that does not match the journaled key; a new order will be placed`);
+    }
+    await this.dropOrder(request, await this.options.journal?.get(request));
     this.options.logger?.info(
-      { tenantId: request.tenantId, certificateId: request.certificateId, ca: this.options.directoryUrl, challenge: this.options.challenge, serialNumber: leaf.serialNumber },
+      { tenantId: request.tenantId, certificateId: request.certificateId, ca: this.options.directoryUrl, challenge: this.options.challenge, serialNumber: leaf.serialNumber, orderUrl: order.url, resumed: resumed !== undefined },
       'acme certificate issued',
     );
     return {
       certificatePem: ensureNewline(pems[0]),
       chainPem: pems.slice(1).map(ensureNewline).join(''),
-      privateKeyPem: key.privateKeyPem,
+      privateKeyPem: keyPem,
       fingerprintSha256: leaf.fingerprint256.replace(/:/g, '').toLowerCase(),
       notBefore: new Date(leaf.validFrom).toISOString(),
       notAfter: new Date(leaf.validTo).toISOString(),
     };
+  }
+
+  /** newOrder (RFC 8555 §7.4), journaled at once: from here on a crash resumes this order. */
+  private async createOrder(client: acme.Client, request: CertificateRequest): Promise<acme.Order> {
+    const order = await client.createOrder({ identifiers: request.dnsNames.map((value) => ({ type: 'dns', value })) });
+    await this.options.journal?.save({
+      tenantId: request.tenantId,
+      certificateId: request.certificateId,
+      directoryUrl: this.options.directoryUrl,
+      orderUrl: order.url,
+      dnsNames: [...request.dnsNames].sort(),
+      keyType: request.keyType,
+      createdAt: this.options.clock.now().toISOString(),
+    });
+    return order;
+  }
+
+  /**
+   * The CSR's key. With a journal it is stored (encrypted by the KeyStore) and journaled before
+   * finalize: once the CA has the CSR, only this key matches the certificate it will issue.
+   */
+  private async newCsrKey(request: CertificateRequest, orderUrl: string): Promise<string> {
+    const key = (await generateKeyPair(request.keyType)).privateKeyPem;
+    const journal = this.options.journal;
+    const entry = await journal?.get(request);
+    if (journal && entry?.orderUrl === orderUrl) {
+      const csrKeyName = orderKeyName(request.certificateId);
+      await this.options.keyStore.put(request.tenantId, csrKeyName, key);
+      await journal.save({ ...entry, csrKeyName });
+    }
+    return key;
+  }
+
+  /**
+   * The journaled order for this request when the CA can still complete it, with the CSR key
+   * when one was journaled. Anything else (other names or CA, 404, invalid, finalized without a
+   * key) is dropped, and the caller places a new order.
+   */
+  private async resumeOrder(client: acme.Client, request: CertificateRequest): Promise<{ order: acme.Order; csrKeyPem?: string } | undefined> {
+    const entry = await this.options.journal?.get(request);
+    if (!entry) return undefined;
+    const names = [...request.dnsNames].sort();
+    if (entry.directoryUrl !== this.options.directoryUrl || entry.keyType !== request.keyType || entry.dnsNames.join('\n') !== names.join('\n')) {
+      await this.dropOrder(request, entry, 'the journaled order is for other names, key type or CA');
+      return undefined;
+    }
+    let order: acme.Order;
+    try {
+      order = await client.getOrder({ url: entry.orderUrl } as acme.Order);
+    } catch (err) {
+      if (!(err instanceof AcmeProblemError && err.status === 404)) throw err; // keep the entry: try again later
+      await this.dropOrder(request, entry, 'the CA no longer has the order');
+      return undefined;
+    }
+    if (!RESUMABLE_ORDER_STATES.has(order.status)) {
+      await this.dropOrder(request, entry, `the order is ${order.status}`);
+      return undefined;
+    }
+    const csrKeyPem = entry.csrKeyName ? (await this.options.keyStore.get(request.tenantId, entry.csrKeyName)) || undefined : undefined;
+    if ((order.status === 'processing' || order.status === 'valid') && !csrKeyPem) {
+      await this.dropOrder(request, entry, `the order is ${order.status} but its CSR key is not in the key store`);
+      return undefined;
+    }
+    this.options.logger?.info({ tenantId: request.tenantId, certificateId: request.certificateId, orderUrl: entry.orderUrl, status: order.status }, 'acme order resumed');
+    return { order, csrKeyPem };
+  }
+
+  /**
+   * Forgets a journaled order and blanks its CSR key (the KeyStore port has no delete; an empty
+   * value reads as absent). Best effort: a failure here must not turn a success into an error.
+   */
+  private async dropOrder(request: CertificateRequest, entry: JournaledAcmeOrder | null | undefined, reason?: string): Promise<void> {
+    if (!entry) return;
+    try {
+      if (entry.csrKeyName) await this.options.keyStore.put(request.tenantId, entry.csrKeyName, '');
+      await this.options.journal?.clear(request);
+      if (reason) this.options.logger?.info({ tenantId: request.tenantId, certificateId: request.certificateId, orderUrl: entry.orderUrl, reason }, 'acme journaled order dropped');
+    } catch (err) {
+      this.options.logger?.warn({ tenantId: request.tenantId, certificateId: request.certificateId, orderUrl: entry.orderUrl, reason: errorMessage(err) }, 'acme order journal could not be cleared');
+    }
   }
 
   private client(accountKey: string, accountUrl?: string): acme.Client {
@@ -241,7 +360,8 @@ export class AcmeIssuer implements Issuer {
       : () => this.options.dns!.cleanup({ fqdn: `_acme-challenge.${name}`, value: keyAuthorization });
     await present();
     try {
-      await client.completeChallenge(challenge);
+      // A resumed order may hold a challenge already submitted before the interruption.
+      if (challenge.status === 'pending') await client.completeChallenge(challenge);
       try {
         await client.waitForValidStatus(challenge);
       } catch (err) {
@@ -328,6 +448,11 @@ export class AcmeIssuer implements Issuer {
     }
     return pending;
   }
+}
+
+/** KeyStore name of a journaled order's CSR key (the KeyStore already scopes names per tenant). */
+export function orderKeyName(certificateId: string): string {
+  return `acme/orders/${certificateId}`;
 }
 
 function ensureNewline(pem: string): string {
