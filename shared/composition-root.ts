@@ -29,6 +29,7 @@ import { SqliteCertificateStore } from './adapters/local/sqlite-certificate-stor
 import { closeDatabase, openDatabase } from './adapters/local/sqlite-database';
 import { SqliteEventBus } from './adapters/local/sqlite-event-bus';
 import { loadOrCreateMasterKey, SqliteKeyStore } from './adapters/local/sqlite-key-store';
+import { SqliteAcmeOrderJournal } from './adapters/local/sqlite-order-journal';
 import { WebhookNotifier } from './adapters/local/webhook-notifier';
 import { StaticResolver, SystemResolver } from './adapters/tls/system-resolver';
 import { TlsProber } from './adapters/tls/tls-prober';
@@ -83,7 +84,7 @@ export function createEmbeddedRuntime(config: CertopsConfig, options: EmbeddedOp
   });
   const tenants = new ConfigTenantDirectory(config.tenants);
   const localCa = new LocalCaIssuer({ keyStore, clock });
-  const acme = new TenantAcmeIssuer({ tenants, keyStore, clock, env, logger });
+  const acme = new TenantAcmeIssuer({ tenants, keyStore, journal: new SqliteAcmeOrderJournal(db), clock, env, logger });
   const issuers = new Map<string, Issuer>([
     [localCa.name, localCa],
     [acme.name, acme],

@@ -286,6 +286,7 @@ async function certopsRunner(request: RunRequest): Promise<(names: string[]) => 
   const keyStore = {
     put: async (tenantId: string, name: string, pem: string) => void keys.set(`${tenantId}/${name}`, pem),
     get: async (tenantId: string, name: string) => keys.get(`${tenantId}/${name}`) ?? null,
+    delete: async (tenantId: string, name: string) => void keys.delete(`${tenantId}/${name}`),
   };
   const responder = new MemoryHttpResponder({ port: request.httpPort });
   const issuer = new AcmeIssuer({

@@ -127,6 +127,7 @@ const acme: Schema = {
       properties: { kid: nonEmptyString, hmacKeyEnv: { type: 'string', pattern: '^[A-Z_][A-Z0-9_]*$', description: 'an environment variable name' } },
     },
     directoryCaFile: nonEmptyString,
+    preferredChain: nonEmptyString,
     http01: {
       type: 'object',
       additionalProperties: false,

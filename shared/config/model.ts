@@ -70,6 +70,8 @@ export interface AcmeSettings {
   eab?: { kid: string; hmacKeyEnv: string };
   /** PEM file of a CA to trust for the directory's own TLS (lab CAs only). */
   directoryCaFile?: string;
+  /** The issuer name of the root the served chain should end under, when the CA offers several (RFC 8555 §7.4.2). */
+  preferredChain?: string;
   /** http-01: certops answers the CA's requests on this local port (what port 80 of the names reaches). */
   http01?: { listenPort: number };
   /**

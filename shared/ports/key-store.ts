@@ -9,4 +9,6 @@
 export interface KeyStore {
   put(tenantId: string, name: string, secretPem: string): Promise<void>;
   get(tenantId: string, name: string): Promise<string | null>;
+  /** Forgets a key (an order's CSR key once its certificate is downloaded); absent is fine. */
+  delete(tenantId: string, name: string): Promise<void>;
 }

@@ -31,6 +31,10 @@ class InMemoryKeyStore implements KeyStore {
   async get(tenantId: string, name: string): Promise<string | null> {
     return this.values.get(`${tenantId}/${name}`) ?? null;
   }
+
+  async delete(tenantId: string, name: string): Promise<void> {
+    this.values.delete(`${tenantId}/${name}`);
+  }
 }
 
 /** Records every write that reaches the MSP's DNS provider: the proof of where TXT records went. */

@@ -28,6 +28,10 @@ class InMemoryKeyStore implements KeyStore {
     if (this.getDelayMs) await new Promise((r) => setTimeout(r, this.getDelayMs));
     return this.values.get(`${tenantId}/${name}`) ?? null;
   }
+
+  async delete(tenantId: string, name: string): Promise<void> {
+    this.values.delete(`${tenantId}/${name}`);
+  }
 }
 
 function aRequest(overrides: Partial<CertificateRequest> = {}): CertificateRequest {

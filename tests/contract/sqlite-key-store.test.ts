@@ -41,6 +41,16 @@ describe('SqliteKeyStore', () => {
     expect(await openStore(randomBytes(32)).get('contoso', 'nothing')).toBeNull();
   });
 
+  it('When a key is deleted, then it is gone for that tenant only, and deleting it again is fine', async () => {
+    const store = openStore(randomBytes(32));
+    await store.put('contoso', 'acme/orders/www', pem);
+    await store.put('fabrikam', 'acme/orders/www', pem);
+    await store.delete('contoso', 'acme/orders/www');
+    await store.delete('contoso', 'acme/orders/www');
+    expect(await store.get('contoso', 'acme/orders/www')).toBeNull();
+    expect(await store.get('fabrikam', 'acme/orders/www')).toBe(pem);
+  });
+
   it('When a key is put twice, then the second value wins', async () => {
     const store = openStore(randomBytes(32));
     await store.put('contoso', 'local-ca', 'first');

@@ -13,4 +13,8 @@ export class InMemoryKeyStore implements KeyStore {
   async get(tenantId: string, name: string): Promise<string | null> {
     return this.values.get(`${tenantId}/${name}`) ?? null;
   }
+
+  async delete(tenantId: string, name: string): Promise<void> {
+    this.values.delete(`${tenantId}/${name}`);
+  }
 }

@@ -284,14 +284,11 @@ export class AcmeIssuer implements Issuer {
     return { order, csrKeyPem };
   }
 
-  /**
-   * Forgets a journaled order and blanks its CSR key (the KeyStore port has no delete; an empty
-   * value reads as absent). Best effort: a failure here must not turn a success into an error.
-   */
+  /** Forgets a journaled order and its CSR key. Best effort: a failure here must not turn a success into an error. */
   private async dropOrder(request: CertificateRequest, entry: JournaledAcmeOrder | null | undefined, reason?: string): Promise<void> {
     if (!entry) return;
     try {
-      if (entry.csrKeyName) await this.options.keyStore.put(request.tenantId, entry.csrKeyName, '');
+      if (entry.csrKeyName) await this.options.keyStore.delete(request.tenantId, entry.csrKeyName);
       await this.options.journal?.clear(request);
       if (reason) this.options.logger?.info({ tenantId: request.tenantId, certificateId: request.certificateId, orderUrl: entry.orderUrl, reason }, 'acme journaled order dropped');
     } catch (err) {

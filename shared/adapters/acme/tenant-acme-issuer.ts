@@ -9,6 +9,7 @@ import { PermanentError } from '../../domain/errors';
 import type { AcmeSettings } from '../../config/model';
 import type { CertificateRequest, IssuedCertificate, Issuer } from '../../ports/issuer';
 import type { KeyStore } from '../../ports/key-store';
+import type { AcmeOrderJournal } from '../../ports/acme-order-journal';
 import type { TenantDirectory } from '../../ports/tenant-directory';
 import { AcmeIssuer, type AcmeIssuerOptions } from './acme-issuer';
 import { ChalltestsrvDnsSolver } from './challtestsrv-dns-solver';
@@ -19,6 +20,8 @@ import { MemoryHttpResponder } from './memory-http-responder';
 export interface TenantAcmeIssuerOptions {
   tenants: TenantDirectory;
   keyStore: KeyStore;
+  /** Orders in flight, so a crash resumes them instead of ordering twice. */
+  journal?: AcmeOrderJournal;
   clock: Clock;
   env: NodeJS.ProcessEnv;
   logger?: AcmeIssuerOptions['logger'];
@@ -68,6 +71,8 @@ export class TenantAcmeIssuer implements Issuer {
       dns: settings.dns01 ? this.dnsSolver(settings.dns01) : undefined,
       eab: this.eab(tenantId, settings),
       contactEmail: settings.contactEmail,
+      preferredChain: settings.preferredChain,
+      journal: this.options.journal,
       tlsCa: settings.directoryCaFile ? readFileSync(settings.directoryCaFile, 'utf8') : undefined,
       logger: this.options.logger,
     });

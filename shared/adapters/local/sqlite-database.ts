@@ -119,6 +119,18 @@ const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    description: 'ACME orders in flight (adapters/acme order journal)',
+    sql: `
+      CREATE TABLE acme_orders (
+        tenant_id TEXT NOT NULL,
+        certificate_id TEXT NOT NULL,
+        record TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, certificate_id)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 /** The schema version this code expects; a file with a newer one was written by a newer certops. */

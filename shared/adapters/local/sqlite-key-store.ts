@@ -30,6 +30,7 @@ export class KeyDecryptionError extends CertopsError {}
 export class SqliteKeyStore implements KeyStore {
   private readonly upsert: Statement;
   private readonly select: Statement;
+  private readonly remove: Statement;
 
   /** @param kek the 32-byte key-encryption key (see loadOrCreateMasterKey). */
   constructor(
@@ -45,6 +46,11 @@ export class SqliteKeyStore implements KeyStore {
          iv = excluded.iv, auth_tag = excluded.auth_tag, ciphertext = excluded.ciphertext`,
     );
     this.select = db.prepare('SELECT iv, auth_tag, ciphertext FROM secrets WHERE tenant_id = ? AND name = ?');
+    this.remove = db.prepare('DELETE FROM secrets WHERE tenant_id = ? AND name = ?');
+  }
+
+  async delete(tenantId: string, name: string): Promise<void> {
+    this.remove.run(tenantId, name);
   }
 
   async put(tenantId: string, name: string, secretPem: string): Promise<void> {
