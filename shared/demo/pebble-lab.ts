@@ -21,7 +21,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createCertificate, generateKeyPair } from '../adapters/local/certificate-factory';
+import { localhostTlsMaterial } from '../adapters/local/certificate-factory';
 
 export interface PebbleOptions {
   /** Extra environment for `pebble` (e.g. `PEBBLE_WFE_NONCEREJECT: '30'`). */
@@ -77,7 +77,7 @@ let exitHookInstalled = false;
 export async function startPebble(options: PebbleOptions = {}): Promise<PebbleHandle> {
   installExitHook();
   const dir = mkdtempSync(join(tmpdir(), 'certops-pebble-'));
-  const tls = await localhostTls();
+  const tls = await localhostTlsMaterial('certops test Pebble TLS CA');
   writeFileSync(join(dir, 'cert.pem'), tls.certPem);
   writeFileSync(join(dir, 'key.pem'), tls.keyPem, { mode: 0o600 });
 
@@ -237,25 +237,6 @@ async function waitUntilUp(url: string, agent: https.Agent | undefined, group: L
   }
 }
 
-/** A CA and a leaf for `localhost`/127.0.0.1, because Pebble must serve HTTPS (RFC 8555 §6.1). */
-async function localhostTls(): Promise<{ caPem: string; certPem: string; keyPem: string }> {
-  const now = Date.now();
-  const notBefore = new Date(now - 60_000);
-  const notAfter = new Date(now + 24 * 3_600_000);
-  const caKey = await generateKeyPair('ec-p256');
-  const ca = await createCertificate({ subject: 'CN=certops test Pebble TLS CA', notBefore, notAfter, isCA: true, key: caKey });
-  const key = await generateKeyPair('ec-p256');
-  const leaf = await createCertificate({
-    subject: 'CN=localhost',
-    dnsNames: ['localhost'],
-    ipAddresses: ['127.0.0.1'],
-    notBefore,
-    notAfter,
-    key,
-    issuer: { certificatePem: ca.certificatePem, key: caKey },
-  });
-  return { caPem: ca.certificatePem, certPem: leaf.certificatePem, keyPem: key.privateKeyPem };
-}
 
 /** Free TCP ports on loopback (the DNS port is also bound on UDP by challtestsrv; UDP is rarely contended). */
 async function freePorts(count: number): Promise<number[]> {

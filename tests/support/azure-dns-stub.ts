@@ -14,7 +14,7 @@
 import { randomUUID } from 'node:crypto';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { createCertificate, generateKeyPair } from '../../shared/adapters/local/certificate-factory';
+import { localhostTlsMaterial } from '../../shared/adapters/local/certificate-factory';
 
 export interface StubRequest {
   method: string;
@@ -56,7 +56,7 @@ export interface AzureDnsStub {
 const API_VERSION = '2018-05-01';
 
 export async function startAzureDnsStub(options: AzureDnsStubOptions): Promise<AzureDnsStub> {
-  const tls = await localhostTls();
+  const tls = await localhostTlsMaterial('certops test Azure ARM stub CA');
   const zones = new Map(options.zones.map((z) => [z.toLowerCase(), new Map<string, StoredSet>()]));
   const requests: StubRequest[] = [];
   let failures: { status: number; times: number } | null = null;
@@ -211,20 +211,3 @@ function txtBodyProblem(body: unknown): string | null {
   return null;
 }
 
-async function localhostTls(): Promise<{ caPem: string; certPem: string; keyPem: string }> {
-  const notBefore = new Date(Date.now() - 60_000);
-  const notAfter = new Date(Date.now() + 24 * 3_600_000);
-  const caKey = await generateKeyPair('ec-p256');
-  const ca = await createCertificate({ subject: 'CN=certops test Azure ARM stub CA', notBefore, notAfter, isCA: true, key: caKey });
-  const key = await generateKeyPair('ec-p256');
-  const leaf = await createCertificate({
-    subject: 'CN=localhost',
-    dnsNames: ['localhost'],
-    ipAddresses: ['127.0.0.1'],
-    notBefore,
-    notAfter,
-    key,
-    issuer: { certificatePem: ca.certificatePem, key: caKey },
-  });
-  return { caPem: ca.certificatePem, certPem: leaf.certificatePem, keyPem: key.privateKeyPem };
-}

@@ -130,3 +130,25 @@ function randomSerial(): string {
   if (bytes[0] === 0) bytes[0] = 0x01;
   return bytes.toString('hex');
 }
+
+/**
+ * A throwaway CA and a server certificate for `localhost` and 127.0.0.1, valid for a day: what a
+ * local stand-in served over HTTPS (Pebble, an API stub) needs, and the CA its client must trust.
+ */
+export async function localhostTlsMaterial(caCommonName: string, now: Date = new Date()): Promise<{ caPem: string; certPem: string; keyPem: string }> {
+  const notBefore = new Date(now.getTime() - 60_000);
+  const notAfter = new Date(now.getTime() + 24 * 3_600_000);
+  const caKey = await generateKeyPair('ec-p256');
+  const ca = await createCertificate({ subject: `CN=${caCommonName}`, notBefore, notAfter, isCA: true, key: caKey });
+  const key = await generateKeyPair('ec-p256');
+  const leaf = await createCertificate({
+    subject: 'CN=localhost',
+    dnsNames: ['localhost'],
+    ipAddresses: ['127.0.0.1'],
+    notBefore,
+    notAfter,
+    key,
+    issuer: { certificatePem: ca.certificatePem, key: caKey },
+  });
+  return { caPem: ca.certificatePem, certPem: leaf.certificatePem, keyPem: key.privateKeyPem };
+}
