@@ -7,35 +7,20 @@
  */
 import { X509Certificate } from 'node:crypto';
 import dgram from 'node:dgram';
-import { fixedClock } from '../../shared/domain/clock';
 import { PermanentError, RetryableError } from '../../shared/domain/errors';
 import { assessDns01Readiness, isWithinZones, type Dns01Observation, type Dns01Readiness } from '../../shared/domain/dns01-readiness';
 import type { DnsChallengeRecord, DnsSolver } from '../../shared/ports/dns-solver';
 import type { CertificateRequest } from '../../shared/ports/issuer';
-import type { KeyStore } from '../../shared/ports/key-store';
 import { AcmeIssuer } from '../../shared/adapters/acme/acme-issuer';
 import { ChalltestsrvDnsSolver } from '../../shared/adapters/acme/challtestsrv-dns-solver';
 import { DelegatingDnsSolver, delegatedRecordName } from '../../shared/adapters/acme/delegating-dns-solver';
 import { DnsCnameLookup } from '../../shared/adapters/acme/dns-cname-lookup';
+import { aDns01Issuer } from '../support/acme-builders';
 import { startPebble, type PebbleHandle } from '../../shared/demo/pebble-lab';
 
 jest.setTimeout(30_000);
 
 const MSP_ZONE = 'acme.msp.test';
-
-class InMemoryKeyStore implements KeyStore {
-  private readonly values = new Map<string, string>();
-  async put(tenantId: string, name: string, secretPem: string): Promise<void> {
-    this.values.set(`${tenantId}/${name}`, secretPem);
-  }
-  async get(tenantId: string, name: string): Promise<string | null> {
-    return this.values.get(`${tenantId}/${name}`) ?? null;
-  }
-
-  async delete(tenantId: string, name: string): Promise<void> {
-    this.values.delete(`${tenantId}/${name}`);
-  }
-}
 
 /** Records every write that reaches the MSP's DNS provider: the proof of where TXT records went. */
 class RecordingDnsSolver implements DnsSolver {
@@ -64,16 +49,7 @@ function aRequest(dnsNames: string[]): CertificateRequest {
 }
 
 function aDelegatingIssuer(pebble: PebbleHandle, provider: RecordingDnsSolver): AcmeIssuer {
-  return new AcmeIssuer({
-    directoryUrl: pebble.directoryUrl,
-    keyStore: new InMemoryKeyStore(),
-    clock: fixedClock('2031-01-01T00:00:00Z'),
-    challenge: 'dns-01',
-    dns: new DelegatingDnsSolver(provider, MSP_ZONE),
-    tlsCa: pebble.tlsCaPem,
-    pollBackoff: { minMs: 50, maxMs: 500, attempts: 40 },
-    sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 50))),
-  });
+  return aDns01Issuer(pebble, new DelegatingDnsSolver(provider, MSP_ZONE));
 }
 
 /**

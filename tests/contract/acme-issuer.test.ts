@@ -9,7 +9,6 @@ import { fixedClock } from '../../shared/domain/clock';
 import { PermanentError, RetryableError } from '../../shared/domain/errors';
 import type { DnsChallengeRecord, DnsSolver } from '../../shared/ports/dns-solver';
 import type { CertificateRequest, IssuedCertificate } from '../../shared/ports/issuer';
-import type { KeyStore } from '../../shared/ports/key-store';
 import { AcmeIssuer, type AcmeIssuerOptions } from '../../shared/adapters/acme/acme-issuer';
 import { ChalltestsrvDnsSolver } from '../../shared/adapters/acme/challtestsrv-dns-solver';
 import { MemoryHttpResponder } from '../../shared/adapters/acme/memory-http-responder';

@@ -7,7 +7,6 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import * as acme from 'acme-client';
 import type { InternalAxiosRequestConfig } from 'axios';
-import { fixedClock } from '../../shared/domain/clock';
 import type { DnsChallengeRecord, DnsSolver } from '../../shared/ports/dns-solver';
 import type { AcmeOrderJournal, AcmeOrderJournalKey, JournaledAcmeOrder } from '../../shared/ports/acme-order-journal';
 import type { CertificateRequest } from '../../shared/ports/issuer';
@@ -16,6 +15,7 @@ import { ChalltestsrvDnsSolver } from '../../shared/adapters/acme/challtestsrv-d
 import { MemoryAcmeOrderJournal } from '../../shared/adapters/acme/memory-order-journal';
 import { startPebble, type PebbleHandle } from '../../shared/demo/pebble-lab';
 import { InMemoryKeyStore } from '../support/in-memory-key-store';
+import { aDns01Issuer } from '../support/acme-builders';
 
 jest.setTimeout(30_000);
 
@@ -88,18 +88,7 @@ function aRequest(overrides: Partial<CertificateRequest> = {}): CertificateReque
 
 /** A process's issuer: what survives a crash is only the journal and the key store passed in. */
 function anIssuer(shared: { journal: AcmeOrderJournal; keyStore: InMemoryKeyStore }, dns: DnsSolver, overrides: Partial<AcmeIssuerOptions> = {}): AcmeIssuer {
-  return new AcmeIssuer({
-    directoryUrl: pebble.directoryUrl,
-    keyStore: shared.keyStore,
-    journal: shared.journal,
-    clock: fixedClock('2031-01-01T00:00:00Z'),
-    challenge: 'dns-01',
-    dns,
-    tlsCa: pebble.tlsCaPem,
-    pollBackoff: { minMs: 50, maxMs: 500, attempts: 40 },
-    sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 50))),
-    ...overrides,
-  });
+  return aDns01Issuer(pebble, dns, { keyStore: shared.keyStore, journal: shared.journal, ...overrides });
 }
 
 const posts = (prefix: string) => requests.filter((r) => r.startsWith(`POST ${prefix}`));

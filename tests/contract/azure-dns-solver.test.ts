@@ -4,13 +4,11 @@
  * DNS-01 records the solver wrote "in Azure".
  */
 import { X509Certificate } from 'node:crypto';
-import { fixedClock } from '../../shared/domain/clock';
 import { PermanentError, RetryableError } from '../../shared/domain/errors';
 import { AcmeIssuer } from '../../shared/adapters/acme/acme-issuer';
 import { AZURE_DNS_API_VERSION, AzureDnsSolver, relativeRecordName, type AzureDnsSolverOptions } from '../../shared/adapters/acme/azure-dns-solver';
-import type { CertificateRequest } from '../../shared/ports/issuer';
 import { startPebble, type PebbleHandle } from '../../shared/demo/pebble-lab';
-import { InMemoryKeyStore } from '../support/in-memory-key-store';
+import { aDns01Issuer, aRequestFor } from '../support/acme-builders';
 import { startAzureDnsStub, type AzureDnsStub } from '../support/azure-dns-stub';
 
 jest.setTimeout(30_000);
@@ -19,7 +17,6 @@ const SUBSCRIPTION = '00000000-1111-2222-3333-444444444444';
 const RESOURCE_GROUP = 'rg-dns';
 const ZONE = 'azure.test';
 const TOKEN = 'test-arm-token';
-const FAST_POLL = { minMs: 50, maxMs: 500, attempts: 40 };
 const RECORD_SETS_PATH = `/subscriptions/${SUBSCRIPTION}/resourceGroups/${RESOURCE_GROUP}/providers/Microsoft.Network/dnsZones/${ZONE}/TXT`;
 
 let pebble: PebbleHandle;
@@ -48,21 +45,10 @@ function aSolver(overrides: Partial<AzureDnsSolverOptions> = {}): AzureDnsSolver
 }
 
 function anIssuer(dns: AzureDnsSolver): AcmeIssuer {
-  return new AcmeIssuer({
-    directoryUrl: pebble.directoryUrl,
-    keyStore: new InMemoryKeyStore(),
-    clock: fixedClock('2031-01-01T00:00:00Z'),
-    challenge: 'dns-01',
-    dns,
-    tlsCa: pebble.tlsCaPem,
-    pollBackoff: FAST_POLL,
-    sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 50))),
-  });
+  return aDns01Issuer(pebble, dns);
 }
 
-function aRequest(dnsNames: string[]): CertificateRequest {
-  return { tenantId: 'contoso', certificateId: dnsNames[0], commonName: dnsNames[0], dnsNames, ipAddresses: [], keyType: 'ec-p256', validityDays: 90 };
-}
+const aRequest = aRequestFor;
 
 function sans(certificatePem: string): string[] {
   return (new X509Certificate(certificatePem).subjectAltName ?? '').split(', ').map((s) => s.replace(/^DNS:/, '')).sort();

@@ -6,14 +6,12 @@ import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fixedClock } from '../../shared/domain/clock';
 import { PermanentError, RetryableError } from '../../shared/domain/errors';
 import { AcmeIssuer } from '../../shared/adapters/acme/acme-issuer';
 import { HookDnsSolver, type HookDnsSolverOptions } from '../../shared/adapters/acme/hook-dns-solver';
 import type { DnsChallengeRecord, DnsSolver } from '../../shared/ports/dns-solver';
-import type { CertificateRequest } from '../../shared/ports/issuer';
 import { startPebble, type PebbleHandle } from '../../shared/demo/pebble-lab';
-import { InMemoryKeyStore } from '../support/in-memory-key-store';
+import { aDns01Issuer, aRequestFor } from '../support/acme-builders';
 
 jest.setTimeout(30_000);
 
@@ -62,21 +60,10 @@ function aHookSolver(overrides: Partial<HookDnsSolverOptions> = {}): HookDnsSolv
 }
 
 function anIssuer(dns: DnsSolver): AcmeIssuer {
-  return new AcmeIssuer({
-    directoryUrl: pebble.directoryUrl,
-    keyStore: new InMemoryKeyStore(),
-    clock: fixedClock('2031-01-01T00:00:00Z'),
-    challenge: 'dns-01',
-    dns,
-    tlsCa: pebble.tlsCaPem,
-    pollBackoff: { minMs: 50, maxMs: 500, attempts: 40 },
-    sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 50))),
-  });
+  return aDns01Issuer(pebble, dns);
 }
 
-function aRequest(dnsNames: string[]): CertificateRequest {
-  return { tenantId: 'contoso', certificateId: dnsNames[0], commonName: dnsNames[0], dnsNames, ipAddresses: [], keyType: 'ec-p256', validityDays: 90 };
-}
+const aRequest = aRequestFor;
 
 function hookRuns(): string[] {
   return readFileSync(hookLog, 'utf8').split('\n').filter(Boolean);

@@ -1,0 +1,30 @@
+/** Builders for ACME issuer tests against the Pebble lab. */
+import { fixedClock } from '../../shared/domain/clock';
+import { AcmeIssuer, type AcmeIssuerOptions } from '../../shared/adapters/acme/acme-issuer';
+import type { PebbleHandle } from '../../shared/demo/pebble-lab';
+import type { DnsSolver } from '../../shared/ports/dns-solver';
+import type { CertificateRequest } from '../../shared/ports/issuer';
+import { InMemoryKeyStore } from './in-memory-key-store';
+
+/** Pebble validates in milliseconds with PEBBLE_VA_NOSLEEP; acme-client's 5 s default would dominate. */
+export const FAST_POLL = { minMs: 50, maxMs: 500, attempts: 40 };
+
+/** A DNS-01 issuer against the lab Pebble, with fast polling and retry waits cut to 50 ms. */
+export function aDns01Issuer(pebble: PebbleHandle, dns: DnsSolver, overrides: Partial<AcmeIssuerOptions> = {}): AcmeIssuer {
+  return new AcmeIssuer({
+    directoryUrl: pebble.directoryUrl,
+    keyStore: new InMemoryKeyStore(),
+    clock: fixedClock('2031-01-01T00:00:00Z'),
+    challenge: 'dns-01',
+    dns,
+    tlsCa: pebble.tlsCaPem,
+    pollBackoff: FAST_POLL,
+    sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 50))),
+    ...overrides,
+  });
+}
+
+/** A request for `dnsNames` (the first names the certificate) of tenant contoso. */
+export function aRequestFor(dnsNames: string[]): CertificateRequest {
+  return { tenantId: 'contoso', certificateId: dnsNames[0], commonName: dnsNames[0], dnsNames, ipAddresses: [], keyType: 'ec-p256', validityDays: 90 };
+}
