@@ -20,12 +20,20 @@
  * rel="alternate") by the issuer CN of the chain's top certificate; unknown names get the default.
  * ACME profiles are not offered: Debian's Pebble 2.4 predates them, so they could not be tested.
  *
+ * Renewal information (RFC 9773): `renewalInfo` reads the CA's suggested window for a certificate
+ * (null when the directory has none); `issue(…, { replaces })` names the certificate a renewal
+ * replaces in newOrder, and orders once more without it when the CA refuses the field (§5: a CA
+ * may reject an order whose `replaces` it does not accept; the renewal itself must not fail for
+ * that). Proven against Pebble behind tests/support/acme-front.ts, since Pebble 2.4 has no ARI.
+ *
  * Transport: acme-transport.ts raises AcmeProblemError for the CA's problem documents, so the
  * schedule here decides. badNonce is left to acme-client, which retries at once with the nonce
  * from the error response (RFC 8555 §6.5).
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import * as acme from 'acme-client';
+import { ariCertId, parseRenewalInfo, type RenewalWindow } from '../../domain/ari';
+import { parsePemBundle } from '../../domain/certificate';
 import type { Clock } from '../../domain/clock';
 import { CertopsError, ConfigError, PermanentError, RetryableError, errorMessage } from '../../domain/errors';
 import type { AcmeOrderJournal, JournaledAcmeOrder } from '../../ports/acme-order-journal';
@@ -34,7 +42,7 @@ import type { HttpChallengeResponder } from '../../ports/http-challenge-responde
 import type { CertificateRequest, IssuedCertificate, Issuer } from '../../ports/issuer';
 import type { KeyStore } from '../../ports/key-store';
 import { generateKeyPair } from '../local/certificate-factory';
-import { AcmeProblemError, registerOrigin } from './acme-transport';
+import { AcmeProblemError, registerOrigin, retryAfterMs } from './acme-transport';
 
 /**
  * badNonce: retry at once with the nonce the error carried (RFC 8555 §6.5). Each retry is cheap;
@@ -58,6 +66,26 @@ export const RATE_LIMIT_MAX_INLINE_WAIT_MS = 30_000;
  * 5 s; real CAs validate in 1–10 s, Pebble with PEBBLE_VA_NOSLEEP in milliseconds.
  */
 export const DEFAULT_POLL_BACKOFF = { minMs: 500, maxMs: 10_000, attempts: 20 } as const;
+
+/**
+ * RFC 9773: a client fetches renewal information again after its Retry-After. When the CA sends
+ * none, six hours (the RFC's own example value, 21600 s) keeps a fleet from polling hard.
+ */
+export const DEFAULT_RENEWAL_INFO_RETRY_AFTER_MS = 6 * 3_600_000;
+
+/** A CA's renewal information for one certificate (RFC 9773 §4.2). */
+export interface RenewalInfo {
+  window: RenewalWindow;
+  /** When to ask again (Retry-After, or DEFAULT_RENEWAL_INFO_RETRY_AFTER_MS without one). */
+  retryAfterMs: number;
+  explanationUrl: string | null;
+}
+
+/** Options of one issuance: `replaces` is the RFC 9773 CertID of the certificate being renewed. */
+export interface AcmeIssueOptions {
+  abortSignal?: AbortSignal;
+  replaces?: string;
+}
 
 /** RFC 8555 §7.1.6: the order states from which an order can still yield a certificate. */
 const RESUMABLE_ORDER_STATES = new Set(['pending', 'ready', 'processing', 'valid']);
@@ -131,16 +159,20 @@ export class AcmeIssuer implements Issuer {
    * Orders, validates and downloads a certificate for `request.dnsNames` with a fresh local key.
    * Throws PermanentError (with the CA's detail) when the CA refuses or validation fails, and
    * RetryableError for rate limits, CA outages and network failures after the inline retries.
+   * With `replaces` (RFC 9773 §5) the newOrder names the renewed certificate; when the CA refuses
+   * an order carrying it, the order is placed once more without it (logged), not failed.
    */
-  async issue(request: CertificateRequest, options: { abortSignal?: AbortSignal } = {}): Promise<IssuedCertificate> {
+  async issue(request: CertificateRequest, options: AcmeIssueOptions = {}): Promise<IssuedCertificate> {
     this.validate(request);
     const { abortSignal } = options;
+    // Shared by the attempts: once the CA refused `replaces`, later attempts order without it.
+    const ordering = { replaces: options.replaces };
     const started = performance.now();
     let accountLookedUpAgain = false;
     for (let attempt = 0; ; attempt++) {
       abortSignal?.throwIfAborted();
       try {
-        const issued = await this.attempt(request, abortSignal);
+        const issued = await this.attempt(request, ordering, abortSignal);
         const durationMs = Math.round(performance.now() - started);
         return { ...issued, provenance: { ca: this.options.directoryUrl, challenge: this.options.challenge, durationMs } };
       } catch (err) {
@@ -166,12 +198,31 @@ export class AcmeIssuer implements Issuer {
     return [...(this.options.trustAnchors ?? [])];
   }
 
-  private async attempt(request: CertificateRequest, abortSignal?: AbortSignal): Promise<IssuedCertificate> {
+  /**
+   * The CA's renewal information for a certificate it issued (RFC 9773 §4.2: an unauthenticated
+   * GET of `<renewalInfo>/<CertID>`), or null when the CA's directory offers no `renewalInfo`.
+   * Throws PermanentError when the certificate has no AKI or the CA's window is invalid, and
+   * AcmeProblemError for the CA's problem documents (e.g. 404 for a certificate it does not know).
+   */
+  async renewalInfo(certificatePem: string, options: { abortSignal?: AbortSignal } = {}): Promise<RenewalInfo | null> {
+    const [leaf] = parsePemBundle(certificatePem);
+    if (!leaf) throw new PermanentError('renewalInfo needs a PEM certificate; none was given');
+    const certId = ariCertId(leaf.der);
+    const directory = await acme.axios.get(this.options.directoryUrl, { signal: options.abortSignal });
+    const base = (directory.data as { renewalInfo?: unknown } | undefined)?.renewalInfo;
+    if (typeof base !== 'string') return null;
+    const response = await acme.axios.get(`${base.replace(/\/+$/, '')}/${certId}`, { signal: options.abortSignal });
+    const { window, explanationUrl } = parseRenewalInfo(response.data);
+    const retryAfter = retryAfterMs(response.headers['retry-after'], this.options.clock.now()) ?? DEFAULT_RENEWAL_INFO_RETRY_AFTER_MS;
+    return { window, retryAfterMs: retryAfter, explanationUrl };
+  }
+
+  private async attempt(request: CertificateRequest, ordering: { replaces?: string }, abortSignal?: AbortSignal): Promise<IssuedCertificate> {
     const accountKey = await this.accountKey(request.tenantId);
     const client = this.client(accountKey, await this.accountUrl(request.tenantId, accountKey));
     abortSignal?.throwIfAborted();
     const resumed = await this.resumeOrder(client, request);
-    let order = resumed?.order ?? (await this.createOrder(client, request));
+    let order = resumed?.order ?? (await this.createOrder(client, request, ordering));
     let csrKeyPem = resumed?.csrKeyPem;
     abortSignal?.throwIfAborted();
     if (order.status === 'pending' || order.status === 'ready') {
@@ -219,9 +270,32 @@ export class AcmeIssuer implements Issuer {
     };
   }
 
-  /** newOrder (RFC 8555 §7.4), journaled at once: from here on a crash resumes this order. */
-  private async createOrder(client: acme.Client, request: CertificateRequest): Promise<acme.Order> {
-    const order = await client.createOrder({ identifiers: request.dnsNames.map((value) => ({ type: 'dns', value })) });
+  /**
+   * newOrder (RFC 8555 §7.4), journaled at once: from here on a crash resumes this order.
+   * `replaces` (RFC 9773 §5) is sent when given; a 4xx refusal of that order (other than a rate
+   * limit or an unknown account, which concern the account, not the field) drops the field for
+   * this and later attempts and orders again: ARI is a hint, never a reason not to renew.
+   */
+  private async createOrder(client: acme.Client, request: CertificateRequest, ordering: { replaces?: string }): Promise<acme.Order> {
+    const identifiers = request.dnsNames.map((value) => ({ type: 'dns', value }));
+    let order: acme.Order;
+    const replaces = ordering.replaces;
+    if (replaces === undefined) {
+      order = await client.createOrder({ identifiers });
+    } else {
+      try {
+        // acme-client's types predate RFC 9773; it sends the payload object as it is.
+        order = await client.createOrder({ identifiers, replaces } as Parameters<acme.Client['createOrder']>[0]);
+      } catch (err) {
+        if (!(err instanceof AcmeProblemError && err.status >= 400 && err.status < 500 && err.shortType !== 'rateLimited' && err.shortType !== 'accountDoesNotExist')) throw err;
+        ordering.replaces = undefined;
+        this.options.logger?.warn(
+          { tenantId: request.tenantId, certificateId: request.certificateId, replaces, problem: err.type, status: err.status, detail: err.detail },
+          'acme CA refused the order naming the replaced certificate; ordering again without replaces',
+        );
+        order = await client.createOrder({ identifiers });
+      }
+    }
     await this.options.journal?.save({
       tenantId: request.tenantId,
       certificateId: request.certificateId,

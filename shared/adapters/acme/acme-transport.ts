@@ -87,11 +87,11 @@ function safeOrigin(url: string): string | undefined {
   }
 }
 
-/** RFC 9110 §10.2.3: Retry-After is delay-seconds or an HTTP-date. */
-function retryAfterMs(header: unknown): number | undefined {
+/** RFC 9110 §10.2.3: Retry-After is delay-seconds or an HTTP-date; undefined when absent or unreadable. */
+export function retryAfterMs(header: unknown, now: Date = new Date()): number | undefined {
   if (typeof header !== 'string' || header.trim() === '') return undefined;
   const seconds = Number(header);
   if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
   const date = Date.parse(header);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now.getTime());
 }
