@@ -6,6 +6,7 @@
  */
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { AuthorityKeyIdentifier, Certificate as AsnCertificate, id_ce_authorityKeyIdentifier } from '@peculiar/asn1-x509';
+import { createHash } from 'node:crypto';
 import { PermanentError } from './errors';
 
 /**
@@ -49,6 +50,16 @@ export function renewalMoment(window: RenewalWindow, now: Date, random: () => nu
   const from = Math.max(window.start.getTime(), now.getTime());
   const at = new Date(from + Math.floor(random() * (window.end.getTime() - from)));
   return { at, reason: window.start <= now ? 'WindowOpen' : 'InWindow' };
+}
+
+/**
+ * The moment for one certificate, random across a fleet but the same at every sweep: the
+ * "random" fraction comes from the CertID, so a sweep that runs daily does not draw a new moment
+ * each time (which would pull renewals towards the start of the window).
+ */
+export function stableRenewalMoment(window: RenewalWindow, certId: string, now: Date): ReturnType<typeof renewalMoment> {
+  const fraction = createHash('sha256').update(`${certId}|${window.start.toISOString()}`).digest().readUInt32BE(0) / 2 ** 32;
+  return renewalMoment(window, now, () => fraction);
 }
 
 /** The CA moved the window earlier than it was: for certificates certops watches, a finding. */

@@ -10,6 +10,8 @@ export interface RenewalCheckInput {
   status: ExpiryStatus | null;
   statusReason: string | null;
   findings: readonly Finding[];
+  /** The CA's own renewal window (ACME ARI), when it offers one: it replaces the 2/3 rule. */
+  ari?: { due: boolean; reason: string } | null;
 }
 
 export interface RenewalVerdict {
@@ -35,13 +37,18 @@ const EXPIRY_STATUSES_NEEDING_RENEWAL: ReadonlySet<ExpiryStatus> = new Set<Expir
   'critical',
   'expired',
 ]);
+/** So close to expiry that no CA's suggestion outranks it (certmagic's emergency renewal). */
+const EMERGENCY_STATUSES: ReadonlySet<ExpiryStatus> = new Set<ExpiryStatus>(['expiring', 'critical', 'expired']);
 
 type Check = (input: RenewalCheckInput) => RenewalVerdict | null;
 
 const checks: Check[] = [
   // Nothing was served (unreachable, refused): a new certificate would not help; it is a finding.
   (i) => (i.status === null ? { renew: false, reason: 'NothingServed' } : null),
-  (i) => (EXPIRY_STATUSES_NEEDING_RENEWAL.has(i.status!) ? { renew: true, reason: i.statusReason ?? i.status! } : null),
+  (i) => (EMERGENCY_STATUSES.has(i.status!) ? { renew: true, reason: i.statusReason ?? i.status! } : null),
+  // RFC 9773: the CA's window decides the timing, in place of the lifetime ratio.
+  (i) => (i.ari?.due ? { renew: true, reason: i.ari.reason } : null),
+  (i) => (!i.ari && EXPIRY_STATUSES_NEEDING_RENEWAL.has(i.status!) ? { renew: true, reason: i.statusReason ?? i.status! } : null),
   (i) => {
     const fixable = i.findings.find((f) => FINDINGS_FIXED_BY_REISSUE.has(f.code));
     return fixable ? { renew: true, reason: `Finding:${fixable.code}` } : null;

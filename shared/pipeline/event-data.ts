@@ -73,6 +73,8 @@ export interface RenewalRequested {
   notAfter: string | null;
   status: ExpiryStatus | null;
   reason: string;
+  /** RFC 9773 CertID of the certificate being replaced, when its CA offers renewal information. */
+  replaces: string | null;
 }
 
 export interface GatedRenewal extends RenewalRequested {

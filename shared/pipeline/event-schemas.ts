@@ -68,6 +68,7 @@ const renewalRequestedProps: Record<string, Schema> = {
   notAfter: nullable(isoTime),
   status: nullable(status),
   reason: str,
+  replaces: nullable(str),
 };
 const renewalRequested: Schema = {
   type: 'object',

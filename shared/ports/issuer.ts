@@ -30,9 +30,27 @@ export interface IssuedCertificate {
   provenance?: { ca: string; challenge?: string; durationMs: number };
 }
 
+export interface IssueOptions {
+  abortSignal?: AbortSignal;
+  /** RFC 9773 CertID of the certificate this one replaces (ACME `replaces`); others ignore it. */
+  replaces?: string;
+}
+
+/** When the issuing CA suggests renewing a certificate (ACME Renewal Information, RFC 9773). */
+export interface RenewalSuggestion {
+  certId: string;
+  window: { start: Date; end: Date };
+}
+
 export interface Issuer {
   readonly name: string;
-  issue(request: CertificateRequest, options?: { abortSignal?: AbortSignal }): Promise<IssuedCertificate>;
+  issue(request: CertificateRequest, options?: IssueOptions): Promise<IssuedCertificate>;
+  /**
+   * Issuers whose CA can say when to renew (ACME with ARI) answer with its window for a
+   * certificate they issued; null when the CA offers none. Implementations cache per the CA's
+   * Retry-After, so calling it at every sweep is cheap.
+   */
+  renewalSuggestion?(tenantId: string, certificateDer: Buffer): Promise<RenewalSuggestion | null>;
   /** PEM of the anchors a client must trust for certificates this issuer signs (empty for public CAs). */
   trustAnchorsPem(tenantId: string): Promise<string[]>;
 }

@@ -19,7 +19,7 @@
 import { X509Certificate } from 'node:crypto';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { createCertificate, generateKeyPair } from '../../shared/adapters/local/certificate-factory';
+import { localhostTlsMaterial } from '../../shared/adapters/local/certificate-factory';
 import { ariCertId, type RenewalWindow } from '../../shared/domain/ari';
 import { parsePemBundle } from '../../shared/domain/certificate';
 
@@ -55,7 +55,7 @@ export interface AcmeFront {
 export async function startAcmeFront(pebble: { directoryUrl: string; agent: https.Agent }, options: AcmeFrontOptions = {}): Promise<AcmeFront> {
   const ari = options.ari ?? true;
   const pebbleUrl = new URL(pebble.directoryUrl);
-  const tls = await localhostTls();
+  const tls = await localhostTlsMaterial('certops test ACME front CA');
   const windows = new Map<string, RenewalWindow>();
   const issued = new Map<string, RenewalWindow>();
   const renewalInfoRequests: string[] = [];
@@ -198,24 +198,4 @@ function jwsPayload(body: Buffer): Record<string, unknown> | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** A CA and a `localhost`/127.0.0.1 leaf for the front's HTTPS (RFC 8555 §6.1). */
-async function localhostTls(): Promise<{ caPem: string; certPem: string; keyPem: string }> {
-  const now = Date.now();
-  const notBefore = new Date(now - 60_000);
-  const notAfter = new Date(now + 24 * 3_600_000);
-  const caKey = await generateKeyPair('ec-p256');
-  const ca = await createCertificate({ subject: 'CN=certops test ACME front CA', notBefore, notAfter, isCA: true, key: caKey });
-  const key = await generateKeyPair('ec-p256');
-  const leaf = await createCertificate({
-    subject: 'CN=localhost',
-    dnsNames: ['localhost'],
-    ipAddresses: ['127.0.0.1'],
-    notBefore,
-    notAfter,
-    key,
-    issuer: { certificatePem: ca.certificatePem, key: caKey },
-  });
-  return { caPem: ca.certificatePem, certPem: leaf.certificatePem, keyPem: key.privateKeyPem };
 }

@@ -5,9 +5,11 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Clock } from '../../domain/clock';
-import { PermanentError } from '../../domain/errors';
+import { errorMessage, PermanentError } from '../../domain/errors';
 import type { AcmeSettings } from '../../config/model';
-import type { CertificateRequest, IssuedCertificate, Issuer } from '../../ports/issuer';
+import type { CertificateRequest, IssuedCertificate, Issuer, IssueOptions, RenewalSuggestion } from '../../ports/issuer';
+import { ariCertId } from '../../domain/ari';
+import { toPem } from '../local/certificate-factory';
 import type { KeyStore } from '../../ports/key-store';
 import type { AcmeOrderJournal } from '../../ports/acme-order-journal';
 import type { TenantDirectory } from '../../ports/tenant-directory';
@@ -16,6 +18,9 @@ import { ChalltestsrvDnsSolver } from './challtestsrv-dns-solver';
 import { DelegatingDnsSolver } from './delegating-dns-solver';
 import type { DnsSolver } from '../../ports/dns-solver';
 import { MemoryHttpResponder } from './memory-http-responder';
+
+/** A CA without renewalInfo is asked again after this long (it may have added ARI since). */
+const NO_ARI_RECHECK_MS = 24 * 3_600_000;
 
 export interface TenantAcmeIssuerOptions {
   tenants: TenantDirectory;
@@ -31,11 +36,34 @@ export class TenantAcmeIssuer implements Issuer {
   readonly name = 'acme';
   private readonly issuers = new Map<string, Promise<AcmeIssuer>>();
   private readonly responders = new Map<number, Promise<MemoryHttpResponder>>();
+  private readonly suggestions = new Map<string, { value: RenewalSuggestion | null; until: number }>();
 
   constructor(private readonly options: TenantAcmeIssuerOptions) {}
 
-  async issue(request: CertificateRequest, options: { abortSignal?: AbortSignal } = {}): Promise<IssuedCertificate> {
+  async issue(request: CertificateRequest, options: IssueOptions = {}): Promise<IssuedCertificate> {
     return (await this.issuerFor(request.tenantId)).issue(request, options);
+  }
+
+  /**
+   * The CA's renewal window for a certificate (RFC 9773), remembered until its Retry-After passes:
+   * every sweep asks, the CA is asked a few times a day. Null when the CA offers no ARI, or when
+   * asking fails (the expiry rules decide then; logged).
+   */
+  async renewalSuggestion(tenantId: string, certificateDer: Buffer): Promise<RenewalSuggestion | null> {
+    try {
+      const certId = ariCertId(certificateDer);
+      const key = `${tenantId}|${certId}`;
+      const cached = this.suggestions.get(key);
+      const now = this.options.clock.now().getTime();
+      if (cached && cached.until > now) return cached.value;
+      const info = await (await this.issuerFor(tenantId)).renewalInfo(toPem(certificateDer, 'CERTIFICATE'));
+      const value = info ? { certId, window: info.window } : null;
+      this.suggestions.set(key, { value, until: now + (info?.retryAfterMs ?? NO_ARI_RECHECK_MS) });
+      return value;
+    } catch (err) {
+      this.options.logger?.warn({ tenantId, reason: errorMessage(err) }, 'acme renewal information unavailable; expiry rules decide');
+      return null;
+    }
   }
 
   /** Public ACME CAs chain to roots clients already trust; a lab CA's root goes in trustedCaFiles. */

@@ -15,6 +15,8 @@ import { finding, type Finding } from '../../domain/finding';
 import { probeFailureFinding, resolutionFailureFinding } from '../../domain/reachability-findings';
 import { assessExpiry } from '../../domain/renewal';
 import { renewalVerdict, worstStatus } from '../../domain/renewal-checks';
+import { stableRenewalMoment } from '../../domain/ari';
+import type { TenantConfig } from '../../config/model';
 import type { ObservationRecord } from '../../ports/certificate-store';
 import type { AddressAssessment, AddressObservation, CertificateAnalyzed, EndpointDiscovered, EndpointRef, RenewalRequested } from '../event-data';
 import type { StageContext } from '../stage';
@@ -68,7 +70,9 @@ export async function analyze(event: CloudEvent, ctx: StageContext): Promise<Clo
   let renewal: { renew: boolean; reason: string } | null = null;
   if (endpoint.managedCertificateId) {
     const worst = assessed.find((a) => a.assessment.status === status) ?? null;
-    renewal = renewalVerdict({ status, statusReason: worst?.assessment.reason ?? null, findings: allFindings });
+    const served = worst ? data.addresses.find((a) => a.address === worst.assessment.address)?.chain[0] : undefined;
+    const ari = served ? await caRenewalWindow(ctx, tenant, endpoint.managedCertificateId, Buffer.from(served, 'base64'), now) : null;
+    renewal = renewalVerdict({ status, statusReason: worst?.assessment.reason ?? null, findings: allFindings, ari });
     if (renewal.renew) {
       const request: RenewalRequested = {
         sweepId,
@@ -78,6 +82,8 @@ export async function analyze(event: CloudEvent, ctx: StageContext): Promise<Clo
         notAfter: worst?.assessment.notAfter ?? null,
         status,
         reason: renewal.reason,
+        // The CA knows this certificate (it answered for it): the new order names it (RFC 9773 §5).
+        replaces: ari?.certId ?? null,
       };
       // One renewal per managed certificate per sweep, whichever of its endpoints asks first.
       out.push(ctx.emit(EVENT_TYPES.renewalRequested, request, { id: `${sweepId}:renew:${endpoint.managedCertificateId}`, subject: endpoint.managedCertificateId }));
@@ -107,6 +113,27 @@ export async function analyze(event: CloudEvent, ctx: StageContext): Promise<Clo
     renewal,
   });
   return out;
+}
+
+/**
+ * The issuing CA's renewal window for the served certificate, when its issuer can say (ACME ARI):
+ * due at a moment inside the window that stays the same from sweep to sweep, or at once when the
+ * window has passed (the CA's signal of a coming revocation).
+ */
+async function caRenewalWindow(
+  ctx: StageContext,
+  tenant: TenantConfig,
+  certificateId: string,
+  leafDer: Buffer,
+  now: Date,
+): Promise<{ due: boolean; reason: string; certId: string } | null> {
+  const managed = tenant.managedCertificates?.find((m) => m.id === certificateId);
+  const issuer = managed ? ctx.deps.issuers.get(managed.issuer) : undefined;
+  const suggestion = await issuer?.renewalSuggestion?.(ctx.tenantId, leafDer);
+  if (!suggestion) return null;
+  const moment = stableRenewalMoment(suggestion.window, suggestion.certId, now);
+  ctx.log.debug({ certificateId, window: suggestion.window, at: moment.at, reason: moment.reason }, 'CA renewal window');
+  return { due: moment.at <= now, reason: `ARI:${moment.reason}`, certId: suggestion.certId };
 }
 
 function assessAddress(

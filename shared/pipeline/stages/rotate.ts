@@ -74,7 +74,7 @@ async function attempt(r: Rotation): Promise<CloudEvent[]> {
       ipAddresses: managed.ipAddresses ?? [],
       keyType: managed.keyType ?? 'ec-p256',
       validityDays: managed.validityDays ?? DEFAULT_VALIDITY_DAYS,
-    });
+    }, { replaces: request.replaces ?? undefined });
     await ctx.audit('certificate.issued', {
       certificateId: managed.id,
       issuer: issuer.name,
