@@ -25,6 +25,8 @@ export const FINDING_CODES = [
   // ACME DNS-01 readiness of a client domain (domain/dns01-readiness.ts)
   'dns01-unavailable',
   'dns01-delegation-broken',
+  // the issuing CA's renewal information (ACME ARI, RFC 9773)
+  'ari-window-moved-earlier',
 ] as const;
 
 export type FindingCode = (typeof FINDING_CODES)[number];

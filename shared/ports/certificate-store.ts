@@ -84,6 +84,16 @@ export interface NotificationState {
   notifiedAt: string;
 }
 
+/** The last renewal window a CA suggested for a certificate (ACME ARI), to notice it moving. */
+export interface RenewalWindowRecord {
+  tenantId: string;
+  /** RFC 9773 CertID. */
+  certId: string;
+  start: string;
+  end: string;
+  seenAt: string;
+}
+
 export interface CertificateStore {
   putObservations(tenantId: string, records: ObservationRecord[]): Promise<void>;
   listObservations(tenantId: string): Promise<ObservationRecord[]>;
@@ -95,6 +105,10 @@ export interface CertificateStore {
 
   getNotificationState(tenantId: string, subjectKey: string): Promise<NotificationState | null>;
   putNotificationState(state: NotificationState): Promise<void>;
+
+  getRenewalWindow(tenantId: string, certId: string): Promise<RenewalWindowRecord | null>;
+  /** Upsert keyed by (tenantId, certId). */
+  putRenewalWindow(record: RenewalWindowRecord): Promise<void>;
 
   claim(tenantId: string, key: string): Promise<boolean>;
   /** Gives a claim back (the work it guarded failed and must be retried); a missing claim is fine. */

@@ -203,6 +203,17 @@ export function certificateStoreContract(name: string, makeStore: () => Promise<
       });
     });
 
+    describe('renewal windows', () => {
+      it('When a window is stored and replaced, then the latest is read back, for that tenant only', async () => {
+        const store = await aStore();
+        const w = { tenantId: 'contoso', certId: 'aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE', start: '2025-01-02T04:00:00.000Z', end: '2025-01-03T04:00:00.000Z', seenAt: '2025-01-01T00:00:00.000Z' };
+        await store.putRenewalWindow(w);
+        await store.putRenewalWindow({ ...w, start: '2024-12-30T00:00:00.000Z' });
+        expect(await store.getRenewalWindow('contoso', w.certId)).toEqual({ ...w, start: '2024-12-30T00:00:00.000Z' });
+        expect(await store.getRenewalWindow('fabrikam', w.certId)).toBeNull();
+      });
+    });
+
     describe('claims', () => {
       it('When a key is claimed twice, then only the first claim succeeds', async () => {
         const store = await aStore();

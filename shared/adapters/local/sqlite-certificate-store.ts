@@ -15,6 +15,7 @@ import {
   type CertificateStore,
   type ManagedCertificateState,
   type NotificationState,
+  type RenewalWindowRecord,
   type ObservationRecord,
 } from '../../ports/certificate-store';
 import type { Database } from './sqlite-database';
@@ -28,6 +29,8 @@ export class SqliteCertificateStore implements CertificateStore {
   private readonly insertManaged: Statement;
   private readonly updateManaged: Statement;
   private readonly selectNotification: Statement;
+  private readonly selectWindow: Statement;
+  private readonly upsertWindow: Statement;
   private readonly upsertNotification: Statement;
   private readonly insertClaim: Statement;
   private readonly deleteClaim: Statement;
@@ -65,6 +68,11 @@ export class SqliteCertificateStore implements CertificateStore {
     this.updateManaged = db.prepare(
       `UPDATE managed_certificates SET version = ?, record = ?
        WHERE tenant_id = ? AND certificate_id = ? AND version = ?`,
+    );
+    this.selectWindow = db.prepare('SELECT record FROM renewal_windows WHERE tenant_id = ? AND cert_id = ?');
+    this.upsertWindow = db.prepare(
+      `INSERT INTO renewal_windows (tenant_id, cert_id, record) VALUES (?, ?, ?)
+       ON CONFLICT (tenant_id, cert_id) DO UPDATE SET record = excluded.record`,
     );
     this.selectNotification = db.prepare(
       'SELECT record FROM notification_states WHERE tenant_id = ? AND subject_key = ?',
@@ -144,6 +152,14 @@ export class SqliteCertificateStore implements CertificateStore {
 
   async putNotificationState(state: NotificationState): Promise<void> {
     this.upsertNotification.run(state.tenantId, state.subjectKey, JSON.stringify(state));
+  }
+
+  async getRenewalWindow(tenantId: string, certId: string): Promise<RenewalWindowRecord | null> {
+    return parseOne<RenewalWindowRecord>(this.selectWindow.get(tenantId, certId));
+  }
+
+  async putRenewalWindow(record: RenewalWindowRecord): Promise<void> {
+    this.upsertWindow.run(record.tenantId, record.certId, JSON.stringify(record));
   }
 
   async claim(tenantId: string, key: string): Promise<boolean> {

@@ -131,6 +131,18 @@ const MIGRATIONS: Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 3,
+    description: 'renewal windows the CAs suggested (ACME ARI), per certificate',
+    sql: `
+      CREATE TABLE renewal_windows (
+        tenant_id TEXT NOT NULL,
+        cert_id TEXT NOT NULL,
+        record TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, cert_id)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 /** The schema version this code expects; a file with a newer one was written by a newer certops. */

@@ -15,14 +15,13 @@ import { finding, type Finding } from '../../domain/finding';
 import { probeFailureFinding, resolutionFailureFinding } from '../../domain/reachability-findings';
 import { assessExpiry } from '../../domain/renewal';
 import { renewalVerdict, worstStatus } from '../../domain/renewal-checks';
-import { stableRenewalMoment } from '../../domain/ari';
-import type { TenantConfig } from '../../config/model';
 import type { ObservationRecord } from '../../ports/certificate-store';
 import type { AddressAssessment, AddressObservation, CertificateAnalyzed, EndpointDiscovered, EndpointRef, RenewalRequested } from '../event-data';
 import type { StageContext } from '../stage';
 import { EVENT_TYPES } from '../topology';
 import { IssuerCertificateCache } from '../issuer-certificate-cache';
 import { dns01ReadinessFindings } from '../dns01-check';
+import { caRenewalView } from '../ari-watch';
 
 const issuers = new IssuerCertificateCache();
 
@@ -51,6 +50,15 @@ export async function analyze(event: CloudEvent, ctx: StageContext): Promise<Clo
 
   if (endpoint.managedCertificateId) endpointFindings.push(...(await dns01ReadinessFindings(ctx, tenant, endpoint.managedCertificateId)));
 
+  // What the issuing CA says of the served certificate (ACME ARI), when it says anything.
+  const status = worstStatus(assessed.map((a) => a.assessment.status));
+  const worstServed = assessed.find((a) => a.assessment.status === status);
+  const leaf = worstServed && data.addresses.find((a) => a.address === worstServed.assessment.address)?.chain[0];
+  const caView = leaf
+    ? await caRenewalView(ctx, tenant, endpoint.managedCertificateId, endpoint.endpointId, Buffer.from(leaf, 'base64'), now)
+    : { ari: null, findings: [] };
+  endpointFindings.push(...caView.findings);
+
   const records = assessed.map((a) => a.record);
   if (records.length === 0) records.push(unresolvedRecord(ctx.tenantId, endpoint, data));
   for (const r of records) r.findings.push(...endpointFindings);
@@ -64,26 +72,22 @@ export async function analyze(event: CloudEvent, ctx: StageContext): Promise<Clo
     if (shared) endpointFindings.push(shared);
   }
 
-  const status = worstStatus(assessed.map((a) => a.assessment.status));
   const out: CloudEvent[] = [];
   const allFindings = [...endpointFindings, ...assessed.flatMap((a) => a.assessment.findings)];
   let renewal: { renew: boolean; reason: string } | null = null;
   if (endpoint.managedCertificateId) {
-    const worst = assessed.find((a) => a.assessment.status === status) ?? null;
-    const served = worst ? data.addresses.find((a) => a.address === worst.assessment.address)?.chain[0] : undefined;
-    const ari = served ? await caRenewalWindow(ctx, tenant, endpoint.managedCertificateId, Buffer.from(served, 'base64'), now) : null;
-    renewal = renewalVerdict({ status, statusReason: worst?.assessment.reason ?? null, findings: allFindings, ari });
+    renewal = renewalVerdict({ status, statusReason: worstServed?.assessment.reason ?? null, findings: allFindings, ari: caView.ari });
     if (renewal.renew) {
       const request: RenewalRequested = {
         sweepId,
         certificateId: endpoint.managedCertificateId,
         endpointId: endpoint.endpointId,
-        currentFingerprint: worst?.assessment.fingerprintSha256 ?? null,
-        notAfter: worst?.assessment.notAfter ?? null,
+        currentFingerprint: worstServed?.assessment.fingerprintSha256 ?? null,
+        notAfter: worstServed?.assessment.notAfter ?? null,
         status,
         reason: renewal.reason,
         // The CA knows this certificate (it answered for it): the new order names it (RFC 9773 §5).
-        replaces: ari?.certId ?? null,
+        replaces: caView.ari?.certId ?? null,
       };
       // One renewal per managed certificate per sweep, whichever of its endpoints asks first.
       out.push(ctx.emit(EVENT_TYPES.renewalRequested, request, { id: `${sweepId}:renew:${endpoint.managedCertificateId}`, subject: endpoint.managedCertificateId }));
@@ -113,27 +117,6 @@ export async function analyze(event: CloudEvent, ctx: StageContext): Promise<Clo
     renewal,
   });
   return out;
-}
-
-/**
- * The issuing CA's renewal window for the served certificate, when its issuer can say (ACME ARI):
- * due at a moment inside the window that stays the same from sweep to sweep, or at once when the
- * window has passed (the CA's signal of a coming revocation).
- */
-async function caRenewalWindow(
-  ctx: StageContext,
-  tenant: TenantConfig,
-  certificateId: string,
-  leafDer: Buffer,
-  now: Date,
-): Promise<{ due: boolean; reason: string; certId: string } | null> {
-  const managed = tenant.managedCertificates?.find((m) => m.id === certificateId);
-  const issuer = managed ? ctx.deps.issuers.get(managed.issuer) : undefined;
-  const suggestion = await issuer?.renewalSuggestion?.(ctx.tenantId, leafDer);
-  if (!suggestion) return null;
-  const moment = stableRenewalMoment(suggestion.window, suggestion.certId, now);
-  ctx.log.debug({ certificateId, window: suggestion.window, at: moment.at, reason: moment.reason }, 'CA renewal window');
-  return { due: moment.at <= now, reason: `ARI:${moment.reason}`, certId: suggestion.certId };
 }
 
 function assessAddress(
