@@ -131,8 +131,9 @@ const acme: Schema = {
     http01: {
       type: 'object',
       additionalProperties: false,
-      required: ['listenPort'],
-      properties: { listenPort: { type: 'integer', minimum: 1, maximum: 65535 } },
+      properties: { listenPort: { type: 'integer', minimum: 1, maximum: 65535 }, webroot: nonEmptyString },
+      oneOf: [{ required: ['listenPort'] }, { required: ['webroot'] }],
+      description: 'either listenPort or webroot',
     },
     dns01: {
       type: 'object',

@@ -21,6 +21,7 @@ import type {
   ManagedCertificateConfig,
   NotificationOptions,
   TenantConfig,
+  AcmeSettings,
 } from './model';
 
 export const DEFAULT_DATA_DIR = '.certops';
@@ -115,8 +116,16 @@ function resolveTenantPaths(tenant: TenantConfig, resolve: (p: string) => string
   return {
     ...tenant,
     ...(tenant.trustedCaFiles ? { trustedCaFiles: tenant.trustedCaFiles.map(resolve) } : {}),
-    ...(tenant.acme?.directoryCaFile ? { acme: { ...tenant.acme, directoryCaFile: resolve(tenant.acme.directoryCaFile) } } : {}),
+    ...(tenant.acme ? { acme: resolveAcmePaths(tenant.acme, resolve) } : {}),
     ...(tenant.managedCertificates ? { managedCertificates: tenant.managedCertificates.map(managed) } : {}),
+  };
+}
+
+function resolveAcmePaths(acme: AcmeSettings, resolve: (p: string) => string): AcmeSettings {
+  return {
+    ...acme,
+    ...(acme.directoryCaFile ? { directoryCaFile: resolve(acme.directoryCaFile) } : {}),
+    ...(acme.http01 && 'webroot' in acme.http01 ? { http01: { webroot: resolve(acme.http01.webroot) } } : {}),
   };
 }
 
@@ -231,6 +240,8 @@ function describeSchemaError(e: ValidationError): string {
     case 'format':
     case 'anyOf':
       return `${at(e.path)}: must be ${schema.description ?? `a valid ${e.argument}`}`;
+    case 'oneOf':
+      return `${at(e.path)}: must have ${schema.description ?? 'exactly one of its alternatives'}`;
     default:
       return `${at(e.path)}: ${e.message}`;
   }

@@ -72,8 +72,11 @@ export interface AcmeSettings {
   directoryCaFile?: string;
   /** The issuer name of the root the served chain should end under, when the CA offers several (RFC 8555 §7.4.2). */
   preferredChain?: string;
-  /** http-01: certops answers the CA's requests on this local port (what port 80 of the names reaches). */
-  http01?: { listenPort: number };
+  /**
+   * http-01: either certops answers the CA on this local port (what port 80 of the names reaches),
+   * or it writes the token under the deployment target's webroot, which the target's server serves.
+   */
+  http01?: { listenPort: number } | { webroot: string };
   /**
    * dns-01: the DNS provider holding `_acme-challenge` records (the lab provider for now) and,
    * when the client's zone delegates them, the MSP's zone: `_acme-challenge.<name>` CNAME

@@ -3,6 +3,7 @@ import { fixedClock } from '../../shared/domain/clock';
 import { AcmeIssuer, type AcmeIssuerOptions } from '../../shared/adapters/acme/acme-issuer';
 import type { PebbleHandle } from '../../shared/demo/pebble-lab';
 import type { DnsSolver } from '../../shared/ports/dns-solver';
+import type { HttpChallengeResponder } from '../../shared/ports/http-challenge-responder';
 import type { CertificateRequest } from '../../shared/ports/issuer';
 import { InMemoryKeyStore } from './in-memory-key-store';
 
@@ -22,6 +23,11 @@ export function aDns01Issuer(pebble: PebbleHandle, dns: DnsSolver, overrides: Pa
     sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 50))),
     ...overrides,
   });
+}
+
+/** An HTTP-01 issuer against the lab Pebble, with the same fast settings. */
+export function anHttp01Issuer(pebble: PebbleHandle, http: HttpChallengeResponder, overrides: Partial<AcmeIssuerOptions> = {}): AcmeIssuer {
+  return aDns01Issuer(pebble, undefined as unknown as DnsSolver, { challenge: 'http-01', dns: undefined, http, ...overrides });
 }
 
 /** A request for `dnsNames` (the first names the certificate) of tenant contoso. */

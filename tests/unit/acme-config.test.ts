@@ -27,6 +27,20 @@ it('When a tenant with ACME settings is loaded, then its lab CA file is resolved
   expect(config.tenants[0].acme).toEqual({ directoryUrl: 'https://ca.example/dir', challenge: 'http-01', http01: { listenPort: 80 }, directoryCaFile: '/etc/certops/lab-ca.pem' });
 });
 
+it('When HTTP-01 goes through a webroot, then the webroot is resolved against the config directory', () => {
+  const config = parseConfig(
+    JSON.stringify({ tenants: [tenant({ acme: { directoryUrl: 'https://ca.example/dir', challenge: 'http-01', http01: { webroot: 'www' } } })] }),
+    'certops.json',
+    '/etc/certops',
+  );
+  expect(config.tenants[0].acme?.http01).toEqual({ webroot: '/etc/certops/www' });
+});
+
+it('When HTTP-01 names both a port and a webroot, then loading says to choose one', () => {
+  const errors = errorsOf({ tenants: [tenant({ acme: { directoryUrl: 'https://ca.example/dir', challenge: 'http-01', http01: { listenPort: 80, webroot: 'www' } } })] });
+  expect(errors).toContain('tenants[0].acme.http01: must have either listenPort or webroot');
+});
+
 it.each([
   ['an acme issuer without the tenant\'s acme settings', {}, 'tenants[0].managedCertificates[0].issuer: "acme" needs the tenant\'s acme settings (directoryUrl, challenge); add tenants[0].acme'],
   ['http-01 without the port certops answers on', { acme: { directoryUrl: 'https://ca.example/dir', challenge: 'http-01' } }, 'tenants[0].acme.http01: is required when the challenge is http-01 (the port certops answers the CA on)'],

@@ -18,6 +18,7 @@ import { ChalltestsrvDnsSolver } from './challtestsrv-dns-solver';
 import { DelegatingDnsSolver } from './delegating-dns-solver';
 import type { DnsSolver } from '../../ports/dns-solver';
 import { MemoryHttpResponder } from './memory-http-responder';
+import { WebrootHttpResponder } from './webroot-http-responder';
 
 /** A CA without renewalInfo is asked again after this long (it may have added ARI since). */
 const NO_ARI_RECHECK_MS = 24 * 3_600_000;
@@ -95,7 +96,7 @@ export class TenantAcmeIssuer implements Issuer {
       keyStore: this.options.keyStore,
       clock: this.options.clock,
       challenge: settings.challenge,
-      http: settings.http01 ? await this.responder(settings.http01.listenPort) : undefined,
+      http: !settings.http01 ? undefined : 'webroot' in settings.http01 ? new WebrootHttpResponder(settings.http01.webroot) : await this.responder(settings.http01.listenPort),
       dns: settings.dns01 ? this.dnsSolver(settings.dns01) : undefined,
       eab: this.eab(tenantId, settings),
       contactEmail: settings.contactEmail,
