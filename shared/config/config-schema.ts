@@ -128,6 +128,7 @@ const acme: Schema = {
     },
     directoryCaFile: nonEmptyString,
     preferredChain: nonEmptyString,
+    profile: nonEmptyString,
     http01: {
       type: 'object',
       additionalProperties: false,

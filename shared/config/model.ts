@@ -72,6 +72,8 @@ export interface AcmeSettings {
   directoryCaFile?: string;
   /** The issuer name of the root the served chain should end under, when the CA offers several (RFC 8555 §7.4.2). */
   preferredChain?: string;
+  /** The CA's certificate profile to order (e.g. Let's Encrypt's 'shortlived'); the CA must advertise it. */
+  profile?: string;
   /**
    * http-01: either certops answers the CA on this local port (what port 80 of the names reaches),
    * or it writes the token under the deployment target's webroot, which the target's server serves.

@@ -11,7 +11,8 @@
  *   `{ suggestedWindow }` with Retry-After (§4.2): the window the test set for that CertID, or the
  *   one later Pebble/Boulder versions compute: ideal renewal at 2/3 of the lifetime, ±24 h,
  *   for certificates Pebble issued through this front (their downloads are recorded);
- * - it records the `replaces` of every newOrder payload (the JWS payload: base64url JSON, §5);
+ * - it records the `replaces` (and `profile`) of every newOrder payload (the JWS payload:
+ *   base64url JSON, §5), and with `profiles` advertises ACME profiles in the directory's meta;
  * - on request it refuses orders carrying `replaces` with an RFC 8555 §6.7 problem, or answers the
  *   next newOrder with 429 rateLimited and `Retry-After: 1` (RFC 8555 §6.6), each with a fresh
  *   Replay-Nonce obtained from Pebble.
@@ -30,6 +31,8 @@ export const RENEWAL_INFO_RETRY_AFTER_S = 21_600;
 export interface AcmeFrontOptions {
   /** Add `renewalInfo` to the directory and serve it (default true). */
   ari?: boolean;
+  /** Advertise these ACME profiles in the directory's meta (draft-aaron-acme-profiles). */
+  profiles?: Record<string, string>;
 }
 
 /** What the test can see of, and tell, the front. */
@@ -41,7 +44,7 @@ export interface AcmeFront {
   /** Paths of renewal-info requests, in order (e.g. `/renewal-info/<CertID>`). */
   readonly renewalInfoRequests: string[];
   /** Every newOrder payload's `replaces` (undefined when absent), in order, refused ones included. */
-  readonly newOrders: Array<{ replaces?: string; answeredStatus: number }>;
+  readonly newOrders: Array<{ replaces?: string; profile?: string; answeredStatus: number }>;
   /** The window served for a CertID from now on. */
   setWindow(certId: string, window: RenewalWindow): void;
   /** Refuse every newOrder that carries `replaces` with this problem, or stop refusing (null). */
@@ -59,7 +62,7 @@ export async function startAcmeFront(pebble: { directoryUrl: string; agent: http
   const windows = new Map<string, RenewalWindow>();
   const issued = new Map<string, RenewalWindow>();
   const renewalInfoRequests: string[] = [];
-  const newOrders: Array<{ replaces?: string; answeredStatus: number }> = [];
+  const newOrders: Array<{ replaces?: string; profile?: string; answeredStatus: number }> = [];
   let refusal: { type: string; status: number } | null = null;
   let rateLimitNext = false;
   let origin = '';
@@ -115,8 +118,10 @@ export async function startAcmeFront(pebble: { directoryUrl: string; agent: http
       return;
     }
     if (req.method === 'POST' && path === pathOf(pebbleDirectory.newOrder)) {
-      const replaces = jwsPayload(body)?.replaces;
-      const entry: { replaces?: string; answeredStatus: number } = { replaces: typeof replaces === 'string' ? replaces : undefined, answeredStatus: 0 };
+      const payload = jwsPayload(body);
+      const replaces = payload?.replaces;
+      const entry: { replaces?: string; profile?: string; answeredStatus: number } = { replaces: typeof replaces === 'string' ? replaces : undefined, answeredStatus: 0 };
+      if (typeof payload?.profile === 'string') entry.profile = payload.profile;
       newOrders.push(entry);
       if (rateLimitNext) {
         rateLimitNext = false;
@@ -142,8 +147,11 @@ export async function startAcmeFront(pebble: { directoryUrl: string; agent: http
     const answer = await toPebble(req.method ?? 'GET', req.url ?? '/', headers, body.length > 0 ? body : undefined);
     let text = rewrite(answer.body.toString('utf8'));
     const path = (req.url ?? '/').split('?')[0];
-    if (path === pebbleUrl.pathname && answer.status === 200 && ari) {
-      text = JSON.stringify({ ...JSON.parse(text), renewalInfo: `${origin}/renewal-info` });
+    if (path === pebbleUrl.pathname && answer.status === 200) {
+      const directory = JSON.parse(text) as { meta?: Record<string, unknown> };
+      if (ari) Object.assign(directory, { renewalInfo: `${origin}/renewal-info` });
+      if (options.profiles) directory.meta = { ...directory.meta, profiles: options.profiles };
+      text = JSON.stringify(directory);
     }
     if (String(answer.headers['content-type'] ?? '').startsWith('application/pem-certificate-chain') && answer.status === 200) {
       recordIssued(text);

@@ -116,6 +116,11 @@ export interface AcmeIssuerOptions {
    * e.g. 'ISRG Root X1'; when no chain matches, the CA's default chain is returned.
    */
   preferredChain?: string;
+  /**
+   * The certificate profile to order (draft-aaron-acme-profiles, e.g. Let's Encrypt's
+   * 'shortlived'); the CA must advertise it in its directory's meta.profiles.
+   */
+  profile?: string;
   /** Journal of orders in flight: with it, an interrupted issuance resumes its order. */
   journal?: AcmeOrderJournal;
   pollBackoff?: { minMs: number; maxMs: number; attempts: number };
@@ -133,6 +138,7 @@ export class AcmeIssuer implements Issuer {
   /** Account URLs learnt in this process, per tenant: saves two requests per issuance. */
   private readonly accountUrls = new Map<string, Promise<string>>();
   private readonly sleep: (ms: number, abortSignal?: AbortSignal) => Promise<void>;
+  private directoryRead?: Promise<Record<string, unknown>>;
 
   constructor(private readonly options: AcmeIssuerOptions) {
     const problems: string[] = [];
@@ -208,8 +214,7 @@ export class AcmeIssuer implements Issuer {
     const [leaf] = parsePemBundle(certificatePem);
     if (!leaf) throw new PermanentError('renewalInfo needs a PEM certificate; none was given');
     const certId = ariCertId(leaf.der);
-    const directory = await acme.axios.get(this.options.directoryUrl, { signal: options.abortSignal });
-    const base = (directory.data as { renewalInfo?: unknown } | undefined)?.renewalInfo;
+    const base = (await this.directory(options.abortSignal)).renewalInfo;
     if (typeof base !== 'string') return null;
     const response = await acme.axios.get(`${base.replace(/\/+$/, '')}/${certId}`, { signal: options.abortSignal });
     const { window, explanationUrl } = parseRenewalInfo(response.data);
@@ -276,16 +281,38 @@ export class AcmeIssuer implements Issuer {
    * limit or an unknown account, which concern the account, not the field) drops the field for
    * this and later attempts and orders again: ARI is a hint, never a reason not to renew.
    */
+  /** `{ profile }` when one is configured and the CA advertises it; a CA without it is a configuration error. */
+  /** The CA's directory, read once per issuer (acme-client reads its own copy for its requests). */
+  private directory(abortSignal?: AbortSignal): Promise<Record<string, unknown>> {
+    this.directoryRead ??= acme.axios.get(this.options.directoryUrl, { signal: abortSignal }).then((r) => r.data as Record<string, unknown>);
+    this.directoryRead.catch(() => (this.directoryRead = undefined));
+    return this.directoryRead;
+  }
+
+  private async profileField(): Promise<{ profile?: string }> {
+    const profile = this.options.profile;
+    if (!profile) return {};
+    const profiles = ((await this.directory()) as { meta?: { profiles?: Record<string, unknown> } }).meta?.profiles ?? {};
+    if (!(profile in profiles)) {
+      const offered = Object.keys(profiles);
+      throw new PermanentError(
+        `ACME CA ${this.options.directoryUrl} offers no certificate profile "${profile}" (${offered.length ? `offered: ${offered.join(', ')}` : 'it advertises no profiles'}); change the tenant's acme.profile`,
+      );
+    }
+    return { profile };
+  }
+
   private async createOrder(client: acme.Client, request: CertificateRequest, ordering: { replaces?: string }): Promise<acme.Order> {
-    const identifiers = request.dnsNames.map((value) => ({ type: 'dns', value }));
+    const base = { identifiers: request.dnsNames.map((value) => ({ type: 'dns', value })), ...(await this.profileField()) };
+    // acme-client's types predate RFC 9773 and ACME profiles; it sends the payload object as it is.
+    const newOrder = (payload: object) => client.createOrder(payload as Parameters<acme.Client['createOrder']>[0]);
     let order: acme.Order;
     const replaces = ordering.replaces;
     if (replaces === undefined) {
-      order = await client.createOrder({ identifiers });
+      order = await newOrder(base);
     } else {
       try {
-        // acme-client's types predate RFC 9773; it sends the payload object as it is.
-        order = await client.createOrder({ identifiers, replaces } as Parameters<acme.Client['createOrder']>[0]);
+        order = await newOrder({ ...base, replaces });
       } catch (err) {
         if (!(err instanceof AcmeProblemError && err.status >= 400 && err.status < 500 && err.shortType !== 'rateLimited' && err.shortType !== 'accountDoesNotExist')) throw err;
         ordering.replaces = undefined;
@@ -293,7 +320,7 @@ export class AcmeIssuer implements Issuer {
           { tenantId: request.tenantId, certificateId: request.certificateId, replaces, problem: err.type, status: err.status, detail: err.detail },
           'acme CA refused the order naming the replaced certificate; ordering again without replaces',
         );
-        order = await client.createOrder({ identifiers });
+        order = await newOrder(base);
       }
     }
     await this.options.journal?.save({

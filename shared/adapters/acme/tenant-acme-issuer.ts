@@ -101,6 +101,7 @@ export class TenantAcmeIssuer implements Issuer {
       eab: this.eab(tenantId, settings),
       contactEmail: settings.contactEmail,
       preferredChain: settings.preferredChain,
+      profile: settings.profile,
       journal: this.options.journal,
       tlsCa: settings.directoryCaFile ? readFileSync(settings.directoryCaFile, 'utf8') : undefined,
       logger: this.options.logger,
