@@ -35,7 +35,7 @@ import * as acme from 'acme-client';
 import { ariCertId, parseRenewalInfo, type RenewalWindow } from '../../domain/ari';
 import { parsePemBundle } from '../../domain/certificate';
 import type { Clock } from '../../domain/clock';
-import { CertopsError, ConfigError, PermanentError, RetryableError, errorMessage } from '../../domain/errors';
+import { ConfigError, PermanentError, RetryableError, errorMessage } from '../../domain/errors';
 import type { AcmeOrderJournal, JournaledAcmeOrder } from '../../ports/acme-order-journal';
 import type { DnsSolver } from '../../ports/dns-solver';
 import type { HttpChallengeResponder } from '../../ports/http-challenge-responder';
@@ -43,29 +43,7 @@ import type { CertificateRequest, IssuedCertificate, Issuer } from '../../ports/
 import type { KeyStore } from '../../ports/key-store';
 import { generateKeyPair } from '../local/certificate-factory';
 import { AcmeProblemError, registerOrigin, retryAfterMs } from './acme-transport';
-
-/**
- * badNonce: retry at once with the nonce the error carried (RFC 8555 §6.5). Each retry is cheap;
- * at a 30% rejection rate (Pebble's storm test) 10 retries fail one request in ~170,000.
- */
-export const BAD_NONCE_RETRIES = 10;
-/**
- * Whole-attempt retries for transient failures (serverInternal, network, badNonce exhausted):
- * a few, spaced out, with full jitter so a fleet does not return in step. Beyond these the error
- * is thrown as RetryableError and the bus's redelivery schedule takes over.
- */
-export const TRANSIENT_RETRY_DELAYS_MS = [1_000, 4_000] as const;
-/**
- * 429/rateLimited: honour Retry-After (RFC 8555 §6.6). A short wait is done inline; a longer one
- * (Let's Encrypt answers hours) is thrown as RetryableError naming the time, so a worker is not
- * held and the scheduler can try the other certificates meanwhile.
- */
-export const RATE_LIMIT_MAX_INLINE_WAIT_MS = 30_000;
-/**
- * Polling of challenges and orders while the CA validates: acme-client's default first delay is
- * 5 s; real CAs validate in 1–10 s, Pebble with PEBBLE_VA_NOSLEEP in milliseconds.
- */
-export const DEFAULT_POLL_BACKOFF = { minMs: 500, maxMs: 10_000, attempts: 20 } as const;
+import { abortableSleep, BAD_NONCE_RETRIES, DEFAULT_POLL_BACKOFF, retryDelayMs, toCertopsError } from './acme-retry-policy';
 
 /**
  * RFC 9773: a client fetches renewal information again after its Retry-After. When the CA sends
@@ -89,13 +67,6 @@ export interface AcmeIssueOptions {
 
 /** RFC 8555 §7.1.6: the order states from which an order can still yield a certificate. */
 const RESUMABLE_ORDER_STATES = new Set(['pending', 'ready', 'processing', 'valid']);
-
-/** RFC 8555 §6.7 problem types the CA uses when retrying the same request cannot help. */
-const PERMANENT_PROBLEMS = new Set([
-  'rejectedIdentifier', 'unauthorized', 'incorrectResponse', 'caa', 'dns', 'malformed', 'badCSR',
-  'unsupportedIdentifier', 'externalAccountRequired', 'badPublicKey', 'badSignatureAlgorithm',
-  'invalidContact', 'unsupportedContact', 'userActionRequired', 'accountDoesNotExist', 'badRevocationReason',
-]);
 
 export interface AcmeIssuerOptions {
   directoryUrl: string;
@@ -130,6 +101,7 @@ export interface AcmeIssuerOptions {
 }
 
 export { AcmeProblemError } from './acme-transport';
+export { BAD_NONCE_RETRIES, DEFAULT_POLL_BACKOFF, RATE_LIMIT_MAX_INLINE_WAIT_MS, TRANSIENT_RETRY_DELAYS_MS } from './acme-retry-policy';
 
 export class AcmeIssuer implements Issuer {
   readonly name = 'acme';
@@ -190,9 +162,9 @@ export class AcmeIssuer implements Issuer {
           attempt--;
           continue;
         }
-        const mapped = this.toCertopsError(err, request);
+        const mapped = toCertopsError(err, this.options.directoryUrl, request);
         if (mapped instanceof PermanentError) await this.dropOrder(request, await this.options.journal?.get(request).catch(() => null), `refused: ${mapped.message}`);
-        const wait = this.retryDelayMs(err, attempt);
+        const wait = retryDelayMs(err, attempt);
         if (wait === undefined) throw mapped;
         this.options.logger?.warn({ tenantId: request.tenantId, certificateId: request.certificateId, attempt, waitMs: wait, reason: mapped.message }, 'acme issuance retried');
         await this.sleep(wait, abortSignal);
@@ -485,37 +457,6 @@ export class AcmeIssuer implements Issuer {
     return undefined;
   }
 
-  /** How long to wait before another attempt, or undefined when the error is final here. */
-  private retryDelayMs(err: unknown, attempt: number): number | undefined {
-    if (err instanceof AcmeProblemError && err.shortType === 'rateLimited') {
-      const wait = err.retryAfterMs ?? TRANSIENT_RETRY_DELAYS_MS[0];
-      return attempt === 0 && wait <= RATE_LIMIT_MAX_INLINE_WAIT_MS ? wait : undefined;
-    }
-    if (!(this.toCertopsError(err) instanceof RetryableError) || attempt >= TRANSIENT_RETRY_DELAYS_MS.length) return undefined;
-    return Math.round(Math.random() * TRANSIENT_RETRY_DELAYS_MS[attempt]);
-  }
-
-  /** Maps anything thrown during issuance onto the taxonomy, keeping the CA's words. */
-  private toCertopsError(err: unknown, request?: CertificateRequest): CertopsError {
-    if (err instanceof CertopsError) return err;
-    const what = request ? `ACME issuance of ${request.certificateId} (tenant ${request.tenantId}) at ${this.options.directoryUrl}` : 'ACME issuance';
-    if (err instanceof AcmeProblemError) {
-      const short = err.shortType;
-      if (short === 'rateLimited') {
-        const when = err.retryAfterMs !== undefined ? ` retry after ${Math.ceil(err.retryAfterMs / 1000)} s` : ' retry later';
-        return new RetryableError(`${what} was rate limited by the CA: ${err.detail};${when}`, { cause: err });
-      }
-      if (PERMANENT_PROBLEMS.has(short) || (err.status >= 400 && err.status < 500 && short !== 'badNonce' && short !== 'network')) {
-        const next = short === 'externalAccountRequired' || /external account/i.test(err.detail)
-          ? "check the tenant's External Account Binding kid and HMAC key for this CA"
-          : 'fix the names, DNS or account and order again';
-        return new PermanentError(`${what} refused by the CA: ${err.detail} (${err.type}); ${next}`, { cause: err });
-      }
-      return new RetryableError(`${what} failed transiently: ${err.detail} (${err.type}); it will be retried`, { cause: err });
-    }
-    return new RetryableError(`${what} failed: ${errorMessage(err)}; it will be retried`, { cause: err });
-  }
-
   private validate(request: CertificateRequest): void {
     const problems: string[] = [];
     if (request.dnsNames.length === 0) problems.push('no dnsNames');
@@ -555,19 +496,4 @@ export function orderKeyName(certificateId: string): string {
 
 function ensureNewline(pem: string): string {
   return pem.endsWith('\n') ? pem : `${pem}\n`;
-}
-
-function abortableSleep(ms: number, abortSignal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    abortSignal?.throwIfAborted();
-    const timer = setTimeout(() => {
-      abortSignal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(abortSignal?.reason);
-    };
-    abortSignal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
