@@ -4,12 +4,10 @@
  * cleanly from a new order and yields exactly one certificate.
  */
 import { X509Certificate } from 'node:crypto';
-import { fixedClock } from '../../shared/domain/clock';
 import type { DnsChallengeRecord, DnsSolver } from '../../shared/ports/dns-solver';
-import { AcmeIssuer } from '../../shared/adapters/acme/acme-issuer';
 import { ChalltestsrvDnsSolver } from '../../shared/adapters/acme/challtestsrv-dns-solver';
 import { startPebble, type PebbleHandle } from '../../shared/demo/pebble-lab';
-import { InMemoryKeyStore } from '../support/in-memory-key-store';
+import { aDns01Issuer, aRequestFor } from '../support/acme-builders';
 
 jest.setTimeout(60_000);
 
@@ -44,26 +42,9 @@ class CaOutageOnFirstPresent implements DnsSolver {
 it('When the CA restarts in the middle of an order, then issuance starts a new order once it is back and returns one valid certificate', async () => {
   const dns = new CaOutageOnFirstPresent(new ChalltestsrvDnsSolver(pebble.dns.managementUrl));
   const logs: string[] = [];
-  const issuer = new AcmeIssuer({
-    directoryUrl: pebble.directoryUrl,
-    keyStore: new InMemoryKeyStore(),
-    clock: fixedClock('2031-01-01T00:00:00Z'),
-    challenge: 'dns-01',
-    dns,
-    tlsCa: pebble.tlsCaPem,
-    pollBackoff: { minMs: 50, maxMs: 500, attempts: 40 },
-    logger: { info: () => undefined, warn: (_obj, msg) => logs.push(msg) },
-  });
+  const issuer = aDns01Issuer(pebble, dns, { sleep: undefined, logger: { info: () => undefined, warn: (_obj, msg) => logs.push(msg) } });
 
-  const issued = await issuer.issue({
-    tenantId: 'contoso',
-    certificateId: 'web',
-    commonName: 'www.contoso.test',
-    dnsNames: ['www.contoso.test'],
-    ipAddresses: [],
-    keyType: 'ec-p256',
-    validityDays: 90,
-  });
+  const issued = await issuer.issue(aRequestFor(['www.contoso.test']));
 
   // Pebble came back without the account: the issuer looked the account up again (registering the
   // stored key) and ordered anew, so the challenge was published a second time, for the new order.

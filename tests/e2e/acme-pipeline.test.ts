@@ -62,6 +62,13 @@ beforeAll(async () => {
   fleet = await TlsFleet.start(['shop', 'portal', 'broken', 'www-nw'].map((name) => ({ name, ...files(name) })));
 
   const trustedCaFiles = [path.join(dir, 'pebble-root.pem')];
+  // DNS-01 through the MSP's delegation zone, asking challtestsrv (the CA's DNS) for the CNAMEs.
+  const delegatedDns01 = {
+    directoryUrl: pebble.directoryUrl,
+    challenge: 'dns-01' as const,
+    directoryCaFile: path.join(dir, 'pebble-tls.pem'),
+    dns01: { provider: 'pebble-challtestsrv' as const, managementUrl: pebble.dns.managementUrl, delegationZone: 'acme.msp.test', resolver: `127.0.0.1:${pebble.dnsPort}` },
+  };
   const config: CertopsConfig = {
     dataDir: path.join(dir, 'data'),
     discovery: { concurrency: 4, connectTimeoutMs: 1000, handshakeTimeoutMs: 2000 },
@@ -88,12 +95,7 @@ beforeAll(async () => {
         id: 'fabrikam',
         assignee: { name: 'Bob' },
         trustedCaFiles,
-        acme: {
-          directoryUrl: pebble.directoryUrl,
-          challenge: 'dns-01',
-          directoryCaFile: path.join(dir, 'pebble-tls.pem'),
-          dns01: { provider: 'pebble-challtestsrv', managementUrl: pebble.dns.managementUrl, delegationZone: 'acme.msp.test', resolver: `127.0.0.1:${pebble.dnsPort}` },
-        },
+        acme: delegatedDns01,
         endpoints: [{ host: 'portal.fabrikam.test', port: fleet.endpoint('portal').port, managed: 'wildcard' }],
         managedCertificates: [
           { id: 'wildcard', dnsNames: ['*.fabrikam.test', 'fabrikam.test'], issuer: 'acme', target: { type: 'files', ...files('portal'), reload: { url: fleet.reloadUrl('portal') } } },
@@ -104,12 +106,7 @@ beforeAll(async () => {
         id: 'northwind',
         assignee: { name: 'Carol' },
         trustedCaFiles,
-        acme: {
-          directoryUrl: pebble.directoryUrl,
-          challenge: 'dns-01',
-          directoryCaFile: path.join(dir, 'pebble-tls.pem'),
-          dns01: { provider: 'pebble-challtestsrv', managementUrl: pebble.dns.managementUrl, delegationZone: 'acme.msp.test', resolver: `127.0.0.1:${pebble.dnsPort}` },
-        },
+        acme: delegatedDns01,
         endpoints: [{ host: 'www.northwind.test', port: fleet.endpoint('www-nw').port, managed: 'www' }],
         managedCertificates: [
           { id: 'www', dnsNames: ['www.northwind.test'], issuer: 'acme', target: { type: 'files', ...files('www-nw'), reload: { url: fleet.reloadUrl('www-nw') } } },
