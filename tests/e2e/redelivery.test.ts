@@ -200,3 +200,32 @@ describe('When a rotation keeps failing sweep after sweep', () => {
     }
   });
 });
+
+describe('When the issued key does not match its certificate (a broken deploy)', () => {
+  it('then the reload refuses it, the previous files come back, the old certificate is verified serving, and the escalation contact is told', async () => {
+    const world = await aWorld();
+    try {
+      const real = world.runtime.deps.issuers.get('local-ca')!;
+      const mismatched: Issuer = {
+        name: real.name,
+        trustAnchorsPem: (t) => real.trustAnchorsPem(t),
+        issue: async (request, options) => {
+          const [a, b] = [await real.issue(request, options), await real.issue(request, options)];
+          return { ...a, privateKeyPem: b.privateKeyPem }; // a's certificate with b's key
+        },
+      };
+      (world.runtime.deps as { issuers: ReadonlyMap<string, Issuer> }).issuers = new Map([[real.name, mismatched]]);
+      await world.runtime.pipeline.sweep({ reason: 'test' });
+      const [failure] = world.outbox();
+      expect(failure).toMatchObject({ kind: 'rotation-failed', to: { name: 'On-call' } });
+      expect(failure.text).toMatch(/^deployment failed: .*The previous certificate is still what is served \(verified\)\.$/s);
+      expect((await world.runtime.deps.store.getManagedState('acme', 'web'))?.lastRotation?.outcome).toBe('rolled-back');
+      const kinds = (await world.runtime.deps.audit.list('acme')).map((r) => r.kind);
+      expect(kinds).toEqual(expect.arrayContaining(['certificate.issued', 'certificate.restored', 'rotation.failed']));
+      expect(kinds).not.toContain('rotation.committed');
+    } finally {
+      await world.close();
+    }
+  });
+});
+
