@@ -300,23 +300,30 @@ async function certopsRunner(request: RunRequest): Promise<(names: string[]) => 
   });
   return async (names) => {
     await responder.listen();
-    const failures: string[] = [];
-    let ok = 0;
-    const started = performance.now();
     try {
-      await runPool(names.map((name, i) => ({ name, i })), request.concurrency, async ({ name, i }) => {
-        try {
-          await issuer.issue({ tenantId: tenantOf(i, request.tenants), certificateId: name, commonName: name, dnsNames: [name], ipAddresses: [], keyType: 'ec-p256', validityDays: 90 });
-          ok += 1;
-        } catch (err) {
-          if (failures.length < 3) failures.push(`${name}: ${String(err)}`);
-        }
-      });
+      return await timedIssuance(names, request, (name, tenantId) =>
+        issuer.issue({ tenantId, certificateId: name, commonName: name, dnsNames: [name], ipAddresses: [], keyType: 'ec-p256', validityDays: 90 }),
+      );
     } finally {
       await responder.close();
     }
-    return { kind: 'acme-ran', ok, wallMs: Math.round(performance.now() - started), failures };
   };
+}
+
+/** Issues `names` at the request's concurrency, counting successes and keeping the first failures. */
+async function timedIssuance(names: string[], request: RunRequest, issueOne: (name: string, tenantId: string) => Promise<unknown>): Promise<RunResult> {
+  const failures: string[] = [];
+  let ok = 0;
+  const started = performance.now();
+  await runPool(names.map((name, i) => ({ name, i })), request.concurrency, async ({ name, i }) => {
+    try {
+      await issueOne(name, tenantOf(i, request.tenants));
+      ok += 1;
+    } catch (err) {
+      if (failures.length < 3) failures.push(`${name}: ${String(err)}`);
+    }
+  });
+  return { kind: 'acme-ran', ok, wallMs: Math.round(performance.now() - started), failures };
 }
 
 /** The ceiling: acme-client's explicit order flow, nothing else (no retries, no mapping, no logging). */
@@ -358,23 +365,12 @@ async function bareRunner(request: RunRequest): Promise<(names: string[]) => Pro
   };
   return async (names) => {
     const server = await listen(request.httpPort, (token) => tokens.get(token));
-    const failures: string[] = [];
-    let ok = 0;
-    const started = performance.now();
     try {
-      await runPool(names.map((name, i) => ({ name, i })), request.concurrency, async ({ name, i }) => {
-        try {
-          await issue(name, tenantOf(i, request.tenants));
-          ok += 1;
-        } catch (err) {
-          if (failures.length < 3) failures.push(`${name}: ${String(err)}`);
-        }
-      });
+      return await timedIssuance(names, request, issue);
     } finally {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
     }
-    return { kind: 'acme-ran', ok, wallMs: Math.round(performance.now() - started), failures };
   };
 }
 

@@ -110,13 +110,7 @@ export async function buildDemoWorld(
     reload,
   });
   // One reload command for the two portal servers that share their files (a real argv, no shell).
-  const portalReload = [
-    process.execPath,
-    '-e',
-    `Promise.all(process.argv.slice(1).map((u) => fetch(u, { method: 'POST' }).then((r) => { if (!r.ok) throw new Error(u + ' ' + r.status); }))).catch((e) => { console.error(e.message); process.exit(1); })`,
-    fleet.reloadUrl('portal.fabrikam'),
-    fleet.reloadUrl('portal-eu.fabrikam'),
-  ];
+  const portalReload = fleet.reloadCommand(['portal.fabrikam', 'portal-eu.fabrikam']);
 
   const contoso: TenantConfig = {
     id: 'contoso',

@@ -103,6 +103,19 @@ export class TlsFleet {
   }
 
   /**
+   * A reload command (argv, no shell) that POSTs the reload URL of every named server and fails
+   * when any of them refuses: the deployment target of several servers that share their files.
+   */
+  reloadCommand(names: string[]): string[] {
+    return [
+      process.execPath,
+      '-e',
+      `Promise.all(process.argv.slice(1).map((u) => fetch(u, { method: 'POST' }).then((r) => { if (!r.ok) throw new Error(u + ' ' + r.status); }))).catch((e) => { console.error(e.message); process.exit(1); })`,
+      ...names.map((name) => this.reloadUrl(name)),
+    ];
+  }
+
+  /**
    * Re-reads the server's certificate, key and SNI files and swaps them in with
    * `setSecureContext()`. All files are loaded and validated first: on any error this throws and
    * the server keeps serving its old certificates.

@@ -42,12 +42,7 @@ beforeAll(async () => {
   port = await freePort();
   // Six servers, one per address, all reading the same files (one deployment target).
   fleet = await TlsFleet.start(Object.values(ADDRESSES).flat().map((address) => ({ name: address, address, port, ...files })));
-  const reloadAll = [
-    process.execPath,
-    '-e',
-    `Promise.all(process.argv.slice(1).map((u) => fetch(u, { method: 'POST' }).then((r) => { if (!r.ok) throw new Error(u + ' ' + r.status); }))).catch((e) => { console.error(e.message); process.exit(1); })`,
-    ...Object.values(ADDRESSES).flat().map((a) => fleet.reloadUrl(a)),
-  ];
+  const reloadAll = fleet.reloadCommand(Object.values(ADDRESSES).flat());
   const config: CertopsConfig = {
     dataDir: path.join(dir, 'data'),
     discovery: { concurrency: 8, connectTimeoutMs: 1000, handshakeTimeoutMs: 2000 },
