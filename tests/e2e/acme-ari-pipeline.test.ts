@@ -11,7 +11,7 @@ import { X509Certificate } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { createEmbeddedRuntime, type EmbeddedRuntime } from '../../shared/composition-root';
-import type { CertopsConfig } from '../../shared/config/model';
+import { aTestConfig } from '../support/config-builders';
 import { ariCertId } from '../../shared/domain/ari';
 import { fixedClock, MS_PER_DAY, MS_PER_HOUR, type FixedClock } from '../../shared/domain/clock';
 import { TlsFleet } from '../../shared/demo/tls-fleet';
@@ -66,11 +66,7 @@ beforeAll(async () => {
   blogCertId = ariCertId(parsePemBundle(blog.certificatePem)[0].der);
   fleet = await TlsFleet.start([{ name: 'shop', ...files }, { name: 'blog', ...blogFiles }]);
 
-  const config: CertopsConfig = {
-    dataDir: path.join(dir, 'data'),
-    discovery: { concurrency: 4, connectTimeoutMs: 1000, handshakeTimeoutMs: 2000 },
-    notifications: { console: false },
-    sweepSchedule: '0 0 2 * * *',
+  const config = aTestConfig(dir, {
     tenants: [
       {
         id: 'contoso',
@@ -84,7 +80,7 @@ beforeAll(async () => {
         managedCertificates: [{ id: 'shop', dnsNames: ['shop.contoso.test'], issuer: 'acme', target: { type: 'files', ...files, reload: { url: fleet.reloadUrl('shop') } } }],
       },
     ],
-  };
+  });
   clock = fixedClock(new Date());
   runtime = createEmbeddedRuntime(config, {
     logger: createLogger({ level: 'silent' }),

@@ -10,7 +10,7 @@ import { createHash, X509Certificate } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { createEmbeddedRuntime, type EmbeddedRuntime } from '../../shared/composition-root';
-import type { CertopsConfig } from '../../shared/config/model';
+import { aTestConfig } from '../support/config-builders';
 import { TlsFleet } from '../../shared/demo/tls-fleet';
 import { createLogger } from '../../shared/observability/logger';
 import { StaticResolver } from '../../shared/adapters/tls/system-resolver';
@@ -69,11 +69,8 @@ beforeAll(async () => {
     directoryCaFile: path.join(dir, 'pebble-tls.pem'),
     dns01: { provider: 'pebble-challtestsrv' as const, managementUrl: pebble.dns.managementUrl, delegationZone: 'acme.msp.test', resolver: `127.0.0.1:${pebble.dnsPort}` },
   };
-  const config: CertopsConfig = {
-    dataDir: path.join(dir, 'data'),
-    discovery: { concurrency: 4, connectTimeoutMs: 1000, handshakeTimeoutMs: 2000 },
+  const config = aTestConfig(dir, {
     notifications: { console: false, outboxFile: path.join(dir, 'outbox.jsonl') },
-    sweepSchedule: '0 0 2 * * *',
     tenants: [
       {
         id: 'contoso',
@@ -113,7 +110,7 @@ beforeAll(async () => {
         ],
       },
     ],
-  };
+  });
   runtime = createEmbeddedRuntime(config, {
     logger: createLogger({ level: 'silent' }),
     consoleStream: null,

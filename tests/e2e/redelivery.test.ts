@@ -10,7 +10,8 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createEmbeddedRuntime, type EmbeddedRuntime } from '../../shared/composition-root';
-import type { CertopsConfig, ManagedCertificateConfig } from '../../shared/config/model';
+import type { ManagedCertificateConfig } from '../../shared/config/model';
+import { aTestConfig } from '../support/config-builders';
 import { fixedClock } from '../../shared/domain/clock';
 import { PermanentError, RetryableError } from '../../shared/domain/errors';
 import { TlsFleet } from '../../shared/demo/tls-fleet';
@@ -72,11 +73,8 @@ async function aWorld(options: { webhookFailures?: number; reloadToDecoy?: boole
     issuer: 'local-ca',
     target: { type: 'files', ...files('web'), reload: { url: fleet.reloadUrl(options.reloadToDecoy ? 'decoy' : 'web') } },
   };
-  const config: CertopsConfig = {
-    dataDir: path.join(dir, 'data'),
-    discovery: { concurrency: 4, connectTimeoutMs: 1000, handshakeTimeoutMs: 2000 },
+  const config = aTestConfig(dir, {
     notifications: { console: false, outboxFile: path.join(dir, 'outbox.jsonl'), webhook: { url: hook.url, secretEnv: SECRET_ENV } },
-    sweepSchedule: '0 0 2 * * *',
     tenants: [
       {
         id: 'acme',
@@ -87,7 +85,7 @@ async function aWorld(options: { webhookFailures?: number; reloadToDecoy?: boole
         managedCertificates: [managed],
       },
     ],
-  };
+  });
   const runtime = createEmbeddedRuntime(config, {
     logger: createLogger({ level: 'silent' }),
     clock: fixedClock(TEST_NOW),

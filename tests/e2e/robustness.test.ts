@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createEmbeddedRuntime, type EmbeddedRuntime } from '../../shared/composition-root';
-import type { CertopsConfig } from '../../shared/config/model';
+import { aTestConfig } from '../support/config-builders';
 import { cloudEvent } from '../../shared/domain/events';
 import { startMisbehavingPeers, TlsFleet, type MisbehavingPeers } from '../../shared/demo/tls-fleet';
 import { createLogger } from '../../shared/observability/logger';
@@ -56,13 +56,10 @@ beforeAll(async () => {
     hosts['blackhole.acme.test'] = [peers.blackhole.address];
     endpoints.push({ host: 'blackhole.acme.test', port: peers.blackhole.port });
   }
-  const config: CertopsConfig = {
-    dataDir: path.join(dir, 'data'),
+  const config = aTestConfig(dir, {
     discovery: { concurrency: 8, connectTimeoutMs: CONNECT_TIMEOUT_MS, handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS },
-    notifications: { console: false },
-    sweepSchedule: '0 0 2 * * *',
     tenants: [{ id: 'acme', assignee: { name: 'Carol' }, trustedCaFiles: [path.join(dir, 'ca.pem')], endpoints }],
-  };
+  });
   runtime = createEmbeddedRuntime(config, {
     logger: createLogger({ level: 'silent' }),
     clock: fixedClock(TEST_NOW),

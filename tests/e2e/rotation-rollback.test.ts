@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { createEmbeddedRuntime, type EmbeddedRuntime } from '../../shared/composition-root';
-import type { CertopsConfig } from '../../shared/config/model';
+import { aTestConfig } from '../support/config-builders';
 import { fixedClock } from '../../shared/domain/clock';
 import { TlsFleet } from '../../shared/demo/tls-fleet';
 import { createLogger } from '../../shared/observability/logger';
@@ -45,11 +45,8 @@ beforeAll(async () => {
     original.set(name, { cert: leaf.pem + ca.pem, key: leaf.key.privateKeyPem });
   }
   fleet = await TlsFleet.start(['web', 'api', 'decoy'].map((name) => ({ name, ...files(name) })));
-  const config: CertopsConfig = {
-    dataDir: path.join(dir, 'data'),
-    discovery: { concurrency: 4, connectTimeoutMs: 1000, handshakeTimeoutMs: 2000 },
+  const config = aTestConfig(dir, {
     notifications: { console: false, outboxFile: path.join(dir, 'outbox.jsonl') },
-    sweepSchedule: '0 0 2 * * *',
     tenants: [
       {
         id: 'acme',
@@ -68,7 +65,7 @@ beforeAll(async () => {
         ],
       },
     ],
-  };
+  });
   runtime = createEmbeddedRuntime(config, {
     logger: createLogger({ level: 'silent' }),
     clock: fixedClock(TEST_NOW),

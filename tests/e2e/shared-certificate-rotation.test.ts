@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { createEmbeddedRuntime, type EmbeddedRuntime } from '../../shared/composition-root';
-import type { CertopsConfig } from '../../shared/config/model';
+import { aTestConfig } from '../support/config-builders';
 import { fixedClock } from '../../shared/domain/clock';
 import { TlsFleet } from '../../shared/demo/tls-fleet';
 import { freePort } from '../../shared/demo/demo-fleet';
@@ -43,11 +43,8 @@ beforeAll(async () => {
   // Six servers, one per address, all reading the same files (one deployment target).
   fleet = await TlsFleet.start(Object.values(ADDRESSES).flat().map((address) => ({ name: address, address, port, ...files })));
   const reloadAll = fleet.reloadCommand(Object.values(ADDRESSES).flat());
-  const config: CertopsConfig = {
-    dataDir: path.join(dir, 'data'),
+  const config = aTestConfig(dir, {
     discovery: { concurrency: 8, connectTimeoutMs: 1000, handshakeTimeoutMs: 2000 },
-    notifications: { console: false },
-    sweepSchedule: '0 0 2 * * *',
     tenants: [
       {
         id: 'acme',
@@ -57,7 +54,7 @@ beforeAll(async () => {
         managedCertificates: [{ id: 'shared', dnsNames: NAMES, issuer: 'local-ca', target: { type: 'files', ...files, reload: { command: reloadAll } } }],
       },
     ],
-  };
+  });
   runtime = createEmbeddedRuntime(config, {
     logger: createLogger({ level: 'silent' }),
     clock: fixedClock(TEST_NOW),
