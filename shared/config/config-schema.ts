@@ -71,6 +71,11 @@ const endpoint: Schema = {
   },
 };
 
+const placement = {
+  serves: { type: 'array', minItems: 1, items: nonEmptyString, description: 'endpoint ids (host:port) served from this target' },
+  canary: { type: 'boolean' },
+};
+
 const filesTarget: Schema = {
   type: 'object',
   additionalProperties: false,
@@ -89,13 +94,66 @@ const filesTarget: Schema = {
         url,
       },
     },
+    ...placement,
   },
+};
+
+const keyVaultTarget: Schema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['type', 'vaultUrl', 'certificateName'],
+  properties: {
+    type: { type: 'string', enum: ['key-vault'] },
+    vaultUrl: url,
+    // Key Vault object names: 1-127 letters, digits and hyphens.
+    certificateName: { type: 'string', pattern: '^[0-9A-Za-z-]{1,127}$' },
+    ...placement,
+  },
+};
+
+const azureBindingTarget: Schema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['type', 'resourceId'],
+  properties: {
+    type: { type: 'string', enum: ['app-service', 'front-door', 'application-gateway'] },
+    resourceId: { type: 'string', pattern: '^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/.+$', description: 'an Azure Resource Manager id' },
+    ...placement,
+  },
+};
+
+const rmmScriptTarget: Schema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['type', 'rmm', 'deviceId', 'site'],
+  properties: {
+    type: { type: 'string', enum: ['rmm-script'] },
+    rmm: { type: 'string', enum: ['ninjaone', 'datto-rmm'] },
+    deviceId: nonEmptyString,
+    site: nonEmptyString,
+    ...placement,
+  },
+};
+
+/** One of the target shapes, chosen by `type` (so that an error names the fields of that type). */
+const deploymentTarget: Schema = {
+  type: 'object',
+  required: ['type'],
+  properties: { type: { type: 'string', enum: ['files', 'key-vault', 'app-service', 'front-door', 'application-gateway', 'rmm-script'] } },
+  allOf: [
+    { if: { properties: { type: { const: 'files' } } }, then: filesTarget },
+    { if: { properties: { type: { const: 'key-vault' } } }, then: keyVaultTarget },
+    { if: { properties: { type: { enum: ['app-service', 'front-door', 'application-gateway'] } } }, then: azureBindingTarget },
+    { if: { properties: { type: { const: 'rmm-script' } } }, then: rmmScriptTarget },
+  ],
 };
 
 const managedCertificate: Schema = {
   type: 'object',
   additionalProperties: false,
-  required: ['id', 'dnsNames', 'issuer', 'target'],
+  required: ['id', 'dnsNames', 'issuer'],
+  // One target, or several that rotate all or none.
+  oneOf: [{ required: ['target'] }, { required: ['targets'] }],
   properties: {
     id: {
       type: 'string',
@@ -108,7 +166,8 @@ const managedCertificate: Schema = {
     keyType: { type: 'string', enum: ['ec-p256', 'rsa-2048'] },
     // 3650 days: a sanity bound, not a policy (public TLS allows 398 days, soon fewer).
     validityDays: { type: 'integer', minimum: 1, maximum: 3650 },
-    target: filesTarget,
+    target: deploymentTarget,
+    targets: { type: 'array', minItems: 1, items: deploymentTarget },
   },
 };
 

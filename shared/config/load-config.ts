@@ -22,7 +22,10 @@ import type {
   NotificationOptions,
   TenantConfig,
   AcmeSettings,
+  DeploymentTarget,
+  EndpointConfig,
 } from './model';
+import { endpointRef } from '../pipeline/endpoints';
 
 export const DEFAULT_DATA_DIR = '.certops';
 /** 64 concurrent handshakes keep one Node process well under its ~1,000 handshakes/s ceiling. */
@@ -103,15 +106,20 @@ function withDefaults(file: ConfigFile, baseDir: string): CertopsConfig {
 }
 
 function resolveTenantPaths(tenant: TenantConfig, resolve: (p: string) => string): TenantConfig {
+  const target = (t: DeploymentTarget): DeploymentTarget =>
+    t.type !== 'files'
+      ? t
+      : {
+          ...t,
+          certFile: resolve(t.certFile),
+          keyFile: resolve(t.keyFile),
+          ...(t.chainFile ? { chainFile: resolve(t.chainFile) } : {}),
+          // reload.command stays as written: argv[0] may be a name looked up on PATH.
+        };
   const managed = (m: ManagedCertificateConfig): ManagedCertificateConfig => ({
     ...m,
-    target: {
-      ...m.target,
-      certFile: resolve(m.target.certFile),
-      keyFile: resolve(m.target.keyFile),
-      ...(m.target.chainFile ? { chainFile: resolve(m.target.chainFile) } : {}),
-      // reload.command stays as written: argv[0] may be a name looked up on PATH.
-    },
+    ...(m.target ? { target: target(m.target) } : {}),
+    ...(m.targets ? { targets: m.targets.map(target) } : {}),
   });
   return {
     ...tenant,
@@ -196,8 +204,38 @@ function semanticErrors(raw: unknown): string[] {
           (known.length ? ` (known: ${known.join(', ')})` : ' (it has none)'),
       );
     });
+    errors.push(...placementErrors(`tenants[${i}]`, managed, endpoints));
   });
 
+  return errors;
+}
+
+/** `serves` names endpoints of the same certificate; one canary at most per certificate. */
+function placementErrors(at: string, managed: unknown[], endpoints: unknown[]): string[] {
+  const errors: string[] = [];
+  managed.forEach((m, j) => {
+    const record = asRecord(m);
+    const targets = Array.isArray(record?.targets) ? record!.targets : [];
+    if (typeof record?.id !== 'string' || targets.length === 0) return;
+    const served = new Set(
+      endpoints
+        .filter((e) => asRecord(e)?.managed === record.id && typeof asRecord(e)?.host === 'string' && typeof asRecord(e)?.port === 'number')
+        .map((e) => endpointRef(e as EndpointConfig).endpointId),
+    );
+    const canaries = targets.filter((t) => asRecord(t)?.canary === true).length;
+    if (canaries > 1) errors.push(`${at}.managedCertificates[${j}].targets: ${canaries} targets say canary: true; at most one may`);
+    targets.forEach((t, k) => {
+      const serves = asRecord(t)?.serves;
+      if (!Array.isArray(serves)) return;
+      for (const id of serves) {
+        if (typeof id === 'string' && !served.has(id.toLowerCase())) {
+          errors.push(
+            `${at}.managedCertificates[${j}].targets[${k}].serves: "${id}" is not an endpoint of certificate "${record.id}" (its endpoints: ${[...served].join(', ') || 'none'})`,
+          );
+        }
+      }
+    });
+  });
   return errors;
 }
 

@@ -39,7 +39,18 @@ export interface ReloadHook {
   url?: string;
 }
 
-export interface FilesTarget {
+/** Where a target sits among the certificate's endpoints (all targets share it). */
+export interface TargetPlacement {
+  /**
+   * Endpoint ids (`host:port`, or `host:port/sni`) this target serves: they are verified right
+   * after it is deployed when it is the canary. Default: every endpoint of the certificate.
+   */
+  serves?: string[];
+  /** Deployed and verified before the other targets (default: the first target). */
+  canary?: boolean;
+}
+
+export interface FilesTarget extends TargetPlacement {
   type: 'files';
   certFile: string;
   keyFile: string;
@@ -48,7 +59,41 @@ export interface FilesTarget {
   reload?: ReloadHook;
 }
 
-export type DeploymentTarget = FilesTarget;
+/**
+ * Azure Key Vault: the certificate is imported as a new version of `certificateName`; services
+ * bound to its versionless id (App Service, Front Door, Application Gateway) pick it up.
+ * Deployed by the Azure runtime (the Key Vault adapter).
+ */
+export interface KeyVaultTarget extends TargetPlacement {
+  type: 'key-vault';
+  vaultUrl: string;
+  certificateName: string;
+}
+
+/**
+ * A binding certops updates through Azure Resource Manager (App Service custom domain, Front
+ * Door custom domain secret, Application Gateway listener certificate). Deployed by the Azure
+ * runtime; `resourceId` is the binding's ARM id.
+ */
+export interface AzureBindingTarget extends TargetPlacement {
+  type: 'app-service' | 'front-door' | 'application-gateway';
+  resourceId: string;
+}
+
+/**
+ * A Windows server reached through the MSP's RMM (NinjaOne, Datto RMM): a script run on the
+ * device imports the PFX into LocalMachine\My and rebinds the IIS site.
+ */
+export interface RmmScriptTarget extends TargetPlacement {
+  type: 'rmm-script';
+  rmm: 'ninjaone' | 'datto-rmm';
+  deviceId: string;
+  /** The IIS site whose https bindings get the new certificate. */
+  site: string;
+}
+
+export type DeploymentTarget = FilesTarget | KeyVaultTarget | AzureBindingTarget | RmmScriptTarget;
+export type DeploymentTargetType = DeploymentTarget['type'];
 
 export interface ManagedCertificateConfig {
   id: string;
@@ -58,7 +103,14 @@ export interface ManagedCertificateConfig {
   issuer: 'local-ca' | 'acme';
   keyType?: 'ec-p256' | 'rsa-2048';
   validityDays?: number;
-  target: DeploymentTarget;
+  /** Where the certificate goes: one target, or several (`targets`) that rotate all or none. */
+  target?: DeploymentTarget;
+  targets?: DeploymentTarget[];
+}
+
+/** The certificate's deployment targets in configuration order (the schema requires one of the two fields). */
+export function deploymentTargets(managed: ManagedCertificateConfig): DeploymentTarget[] {
+  return managed.targets ?? (managed.target ? [managed.target] : []);
 }
 
 /** The tenant's ACME CA (Let's Encrypt, ZeroSSL, Google Trust Services, or a lab CA such as Pebble). */

@@ -1,14 +1,23 @@
 /**
  * Deployer: puts a certificate, its chain and its key where the endpoint serves them, then makes
- * the endpoint load them (reload command or HTTP hook).
+ * the endpoint load them (reload command, HTTP hook, a new Key Vault version, a binding update,
+ * an RMM script).
  *
  * Contract:
- * - `deploy` writes atomically (temporary file, then rename; keys 0600) and returns a receipt that
- *   holds what was there before, so that `restore` can put it back.
- * - `restore(receipt)` is idempotent and reloads again.
- * - A failed reload throws DeploymentError after the files were written; the caller restores.
+ * - `handles` lists the target types the deployer accepts; `deploy` refuses others with a
+ *   PermanentError (a configuration the runtime cannot serve).
+ * - `deploy` replaces atomically (files: temporary file, then rename; keys 0600) and returns a
+ *   receipt that holds what was there before, so that `restore` can put it back.
+ * - Deploying the same material again (a rotation resumed after a crash) is safe: the receipt
+ *   still points at what was there before the first attempt, never at the new material.
+ * - `restore(receipt)` is idempotent and makes the endpoint load the previous material again.
+ * - A failed reload throws DeploymentError after the new material was placed; the caller restores.
+ *
+ * Seams: files (here), Key Vault (the Azure runtime), App Service / Front Door / Application
+ * Gateway bindings through ARM, and RMM scripts (NinjaOne, Datto RMM) for Windows/IIS: each is a
+ * Deployer for its target type, composed by RoutingDeployer.
  */
-import type { DeploymentTarget } from '../config/model';
+import type { DeploymentTarget, DeploymentTargetType } from '../config/model';
 
 export interface CertificateMaterial {
   certificatePem: string;
@@ -35,6 +44,7 @@ export class DeploymentError extends Error {
 }
 
 export interface Deployer {
+  readonly handles: readonly DeploymentTargetType[];
   deploy(target: DeploymentTarget, material: CertificateMaterial): Promise<DeploymentReceipt>;
   restore(receipt: DeploymentReceipt): Promise<void>;
 }

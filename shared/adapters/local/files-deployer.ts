@@ -20,8 +20,8 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { Clock } from '../../domain/clock';
 import { systemClock } from '../../domain/clock';
-import { errorMessage } from '../../domain/errors';
-import type { FilesTarget, ReloadHook } from '../../config/model';
+import { errorMessage, PermanentError } from '../../domain/errors';
+import type { DeploymentTarget, FilesTarget, ReloadHook } from '../../config/model';
 import { DeploymentError, type CertificateMaterial, type Deployer, type DeploymentReceipt } from '../../ports/deployer';
 
 /** A reload that takes longer than this is treated as hung (nginx -s reload takes well under a second). */
@@ -51,6 +51,7 @@ interface PlannedFile {
 }
 
 export class FilesDeployer implements Deployer {
+  readonly handles = ['files'] as const;
   private readonly reloadTimeoutMs: number;
   private readonly clock: Clock;
 
@@ -64,7 +65,8 @@ export class FilesDeployer implements Deployer {
    * and DeploymentError is thrown (no reload). If the reload fails, the new files stay and
    * DeploymentError with `receipt` set is thrown: the caller decides to restore.
    */
-  async deploy(target: FilesTarget, material: CertificateMaterial): Promise<DeploymentReceipt> {
+  async deploy(deploymentTarget: DeploymentTarget, material: CertificateMaterial): Promise<DeploymentReceipt> {
+    const target = filesTarget(deploymentTarget);
     const files = plan(target, material);
     const backup: Record<string, string | null> = {};
     for (const file of files) backup[file.path] = await backUp(file);
@@ -92,18 +94,19 @@ export class FilesDeployer implements Deployer {
 
   /** Puts the backed-up bytes back (or removes files that did not exist), then reloads. Idempotent: backups are copied, not moved. */
   async restore(receipt: DeploymentReceipt): Promise<void> {
-    const keyFile = receipt.target.keyFile;
+    const target = filesTarget(receipt.target);
+    const keyFile = target.keyFile;
     for (const [target, backupPath] of Object.entries(receipt.backup)) {
       await restoreOne(target, backupPath, target === keyFile);
     }
     this.options.logger?.info({ files: Object.keys(receipt.backup) }, 'previous certificate files restored');
-    await this.reload(receipt.target.reload);
+    await this.reload(target.reload);
   }
 
   private async rollBack(receipt: DeploymentReceipt, written: string[]): Promise<void> {
     for (const file of written) {
       try {
-        await restoreOne(file, receipt.backup[file] ?? null, file === receipt.target.keyFile);
+        await restoreOne(file, receipt.backup[file] ?? null, file === filesTarget(receipt.target).keyFile);
       } catch (err) {
         this.options.logger?.warn({ file, err: errorMessage(err) }, 'rolling back a partly written deployment failed');
       }
@@ -117,9 +120,12 @@ export class FilesDeployer implements Deployer {
   }
 }
 
+function filesTarget(target: DeploymentTarget): FilesTarget {
+  if (target.type !== 'files') throw new PermanentError(`FilesDeployer cannot deploy to a target of type ${target.type}`);
+  return target;
+}
+
 function plan(target: FilesTarget, material: CertificateMaterial): PlannedFile[] {
-  const type: string = target.type;
-  if (type !== 'files') throw new DeploymentError(`FilesDeployer cannot deploy to a target of type ${type}`);
   const files: PlannedFile[] = [
     { path: target.certFile, content: target.chainFile ? pem(material.certificatePem) : pem(material.certificatePem) + pem(material.chainPem), secret: false },
   ];
@@ -143,10 +149,17 @@ async function modeFor(file: PlannedFile): Promise<number> {
   return (await statOrNull(file.path))?.mode ?? PUBLIC_MODE;
 }
 
+/**
+ * Copies the current file aside. When the file already holds exactly the bytes about to be
+ * written and a backup exists, this is the same deployment again (a rotation resumed after a
+ * crash between writing and recording): the backup made by the first attempt is what came before,
+ * and is kept rather than overwritten with the new material.
+ */
 async function backUp(file: PlannedFile): Promise<string | null> {
   const current = await statOrNull(file.path);
-  if (!current) return null;
   const backupPath = file.path + BACKUP_SUFFIX;
+  if (!current) return null;
+  if ((await statOrNull(backupPath)) && (await fs.readFile(file.path, 'utf8')) === file.content) return backupPath;
   await writeAtomically(backupPath, await fs.readFile(file.path), file.secret ? KEY_MODE : current.mode);
   return backupPath;
 }
