@@ -49,6 +49,11 @@ export interface EmbeddedOptions {
   notify?: boolean;
   rotation?: Partial<RotationOptions>;
   bus?: { maxDeliveryCount?: number; retryBaseDelayMs?: number; lockDurationMs?: number };
+  /**
+   * Wraps the chosen dependencies before the pipeline is built (crash and fault tests put a
+   * decorator around the store, an issuer or the deployer). Production callers leave it unset.
+   */
+  decorate?: (deps: PipelineDeps) => PipelineDeps;
   /** Told each time a stage settles a message (progress display, tests). */
   observer?: (stage: StageName, outcome: 'completed' | 'dead-letter') => void;
 }
@@ -63,7 +68,15 @@ export interface EmbeddedRuntime {
   close(): Promise<void>;
 }
 
-const DEFAULT_ROTATION: RotationOptions = { verifyTimeoutMs: 10_000, verifyInitialDelayMs: 50, verifyMaxDelayMs: 1_000 };
+/** The lease matches the embedded bus lock (30 s): a crashed rotation's redelivery finds it run out. */
+const DEFAULT_ROTATION: RotationOptions = {
+  verifyTimeoutMs: 10_000,
+  verifyInitialDelayMs: 50,
+  verifyMaxDelayMs: 1_000,
+  verifyConfirmations: 2,
+  leaseMs: 30_000,
+  canaryThreshold: 3,
+};
 
 export function createEmbeddedRuntime(config: CertopsConfig, options: EmbeddedOptions = {}): EmbeddedRuntime {
   const env = options.env ?? process.env;
@@ -131,7 +144,7 @@ export function createEmbeddedRuntime(config: CertopsConfig, options: EmbeddedOp
     return lookup;
   };
 
-  const deps: PipelineDeps = {
+  const chosen: PipelineDeps = {
     clock,
     logger,
     tenants,
@@ -141,12 +154,14 @@ export function createEmbeddedRuntime(config: CertopsConfig, options: EmbeddedOp
     prober: new TlsProber(),
     issuers,
     deployer: new FilesDeployer({ logger }),
+    keys: keyStore,
     notifiers,
     discovery: config.discovery,
     rotation: { ...DEFAULT_ROTATION, ...options.rotation },
     trustAnchors,
     dnsLookup,
   };
+  const deps = options.decorate ? options.decorate(chosen) : chosen;
   const pipeline = new EmbeddedPipeline(deps, bus, options.observer);
   return {
     config,

@@ -19,6 +19,8 @@ const USAGE = `usage:
   certops run [--config FILE]                 one sweep of every tenant, to completion
   certops report [--config FILE] [--tenant T] [--json]
   certops audit verify [--config FILE] [--tenant T]
+  certops renew --tenant T CERTIFICATE [--reason WHY] [--config FILE]
+                                              renew and rotate one managed certificate now
   certops serve [--config FILE]               keep running: sweeps on the schedule, until SIGINT/SIGTERM
   certops demo                                a local fleet, one sweep, rotation, reports`;
 
@@ -30,6 +32,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
       config: { type: 'string' },
       tenant: { type: 'string', multiple: true },
       json: { type: 'boolean', default: false },
+      reason: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -56,6 +59,26 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
         for (const d of dead) print(`  dead letter on ${d.subscription}: ${d.reason}: ${d.description ?? ''}`);
         print(`inventory and audit: ${runtime.databaseFile}${runtime.outboxFile ? `; notifications: ${runtime.outboxFile}` : ''}`);
         return 0;
+      } finally {
+        await runtime.close();
+      }
+    }
+    case 'renew': {
+      const tenantId = values.tenant?.[0];
+      if (!tenantId || !sub || (values.tenant?.length ?? 0) > 1) {
+        print(`renew needs exactly one --tenant and the managed certificate's id\n${USAGE}`);
+        return 2;
+      }
+      const runtime = createEmbeddedRuntime(loadConfig(configFile), { logger, observer: progress(print) });
+      try {
+        runtime.pipeline.start();
+        const { sweepId } = await runtime.pipeline.requestRenewal({ tenantId, certificateId: sub, reason: values.reason ?? 'operator' });
+        const state = await runtime.deps.store.getManagedState(tenantId, sub);
+        const last = state?.lastRotation;
+        print(`renewal ${sweepId}: ${last ? `${last.outcome}${last.toFingerprint ? ` ${last.toFingerprint.slice(0, 16)}` : ''} (${last.reason})` : 'no rotation recorded'}`);
+        const dead = await runtime.bus.deadLetters();
+        for (const d of dead) print(`  dead letter on ${d.subscription}: ${d.reason}: ${d.description ?? ''}`);
+        return last?.outcome === 'committed' && dead.length === 0 ? 0 : 1;
       } finally {
         await runtime.close();
       }

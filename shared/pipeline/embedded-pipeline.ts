@@ -11,6 +11,7 @@ import { runStage, type StageOutcome } from './stage-runner';
 import { STAGE_HANDLERS } from './stages';
 import { routes, STAGES, topicOf, type EventType, type StageName } from './topology';
 import { sweepRequests } from './sweep';
+import { onDemandRenewal, type OnDemandRenewal } from './on-demand';
 
 export async function publishEvents(bus: EventBus, events: CloudEvent[]): Promise<void> {
   const byTopic = new Map<string, CloudEvent[]>();
@@ -88,6 +89,17 @@ export class EmbeddedPipeline {
     await publishEvents(this.bus, requests);
     await this.bus.idle();
     return { sweepId: requests[0]?.data.sweepId ?? 'empty' };
+  }
+
+  /**
+   * Renews one managed certificate now (an operator's request): the request passes the gate and
+   * the rotation engine as a scheduled renewal does. Waits until the pipeline is idle.
+   */
+  async requestRenewal(request: OnDemandRenewal): Promise<{ sweepId: string }> {
+    const event = await onDemandRenewal(this.deps, request);
+    await publishEvents(this.bus, [event]);
+    await this.bus.idle();
+    return { sweepId: event.data.sweepId };
   }
 
   async stop(): Promise<void> {

@@ -2,6 +2,8 @@
  * Verification by handshake: does every address of every endpoint serve the expected
  * certificate? Polled with capped exponential backoff until all do or the deadline passes
  * (a reload is not instant: nginx's old workers keep serving for ~100–130 ms after a reload).
+ * With `confirmations` > 1 the full check must pass that many times in a row: one handshake that
+ * reached a new nginx worker does not prove the old workers have stopped accepting.
  */
 import { createHash } from 'node:crypto';
 import type { EndpointRef } from './event-data';
@@ -52,14 +54,19 @@ export async function waitUntilServed(
   deps: PipelineDeps,
   endpoints: EndpointRef[],
   fingerprint: string,
-  options: { timeoutMs: number; initialDelayMs: number; maxDelayMs: number },
+  options: { timeoutMs: number; initialDelayMs: number; maxDelayMs: number; confirmations?: number },
 ): Promise<ServedCheck> {
   const deadline = Date.now() + options.timeoutMs;
+  const confirmations = Math.max(1, options.confirmations ?? 1);
   let delay = options.initialDelayMs;
+  let passed = 0;
   for (;;) {
     const check = await checkServed(deps, endpoints, fingerprint);
-    if (check.ok || Date.now() + delay > deadline) return check;
-    await new Promise((resolve) => setTimeout(resolve, delay));
-    delay = Math.min(delay * 2, options.maxDelayMs);
+    passed = check.ok ? passed + 1 : 0;
+    if (passed >= confirmations || Date.now() + delay > deadline) return passed >= confirmations ? check : { ...check, ok: false };
+    // A confirmation follows at the first delay; a miss backs off.
+    const wait = check.ok ? options.initialDelayMs : delay;
+    await new Promise((resolve) => setTimeout(resolve, wait));
+    if (!check.ok) delay = Math.min(delay * 2, options.maxDelayMs);
   }
 }

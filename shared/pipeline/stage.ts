@@ -14,6 +14,7 @@ import type { CertificateStore } from '../ports/certificate-store';
 import type { Deployer } from '../ports/deployer';
 import type { DnsRecordLookup } from '../ports/dns-record-lookup';
 import type { Issuer } from '../ports/issuer';
+import type { KeyStore } from '../ports/key-store';
 import type { Notifier } from '../ports/notifier';
 import type { Prober } from '../ports/prober';
 import type { Resolver } from '../ports/resolver';
@@ -26,6 +27,15 @@ export interface RotationOptions {
   /** First delay between verification handshakes; doubles up to verifyMaxDelayMs. */
   verifyInitialDelayMs: number;
   verifyMaxDelayMs: number;
+  /** Consecutive passing checks required (old nginx workers accept for a moment after a reload). */
+  verifyConfirmations: number;
+  /**
+   * How long a rotation stays leased to the worker driving it without a heartbeat; keep it no
+   * longer than the bus lock, so that the redelivery after a crash finds the lease run out.
+   */
+  leaseMs: number;
+  /** Above this many endpoints, a certificate on several targets is deployed to a canary first. */
+  canaryThreshold: number;
 }
 
 /** Everything a stage may touch, chosen once by the composition root. */
@@ -39,6 +49,8 @@ export interface PipelineDeps {
   prober: Prober;
   issuers: ReadonlyMap<string, Issuer>;
   deployer: Deployer;
+  /** Keys at rest (encrypted): a rotation's new key waits here between issuance and commit. */
+  keys: KeyStore;
   notifiers: readonly Notifier[];
   discovery: DiscoveryOptions;
   rotation: RotationOptions;

@@ -34,6 +34,11 @@ export interface JournaledAcmeOrder extends AcmeOrderJournalKey {
   csrKeyName?: string;
   /** When the order was created (ISO 8601), for operators reading the journal. */
   createdAt: string;
+  /**
+   * The caller's idempotency key (a rotation id): such an entry outlives the download of its
+   * certificate until the caller releases it, so a repeated issuance gets the same certificate.
+   */
+  idempotencyKey?: string;
 }
 
 export interface AcmeOrderJournal {

@@ -13,7 +13,10 @@
  * - Implementations MUST be safe for concurrent use.
  */
 import type { Finding } from '../domain/finding';
+import type { GateDecision } from '../domain/gate-policy';
 import type { ExpiryStatus } from '../domain/renewal';
+import type { RotationState } from '../domain/rotation';
+import type { DeploymentReceipt } from './deployer';
 
 export class ConcurrencyError extends Error {
   constructor(message: string) {
@@ -74,7 +77,51 @@ export interface ManagedCertificateState {
     toFingerprint: string | null;
     reason: string;
   } | null;
+  /** The current or last rotation, persisted at every transition (pipeline/rotation-engine.ts). */
+  rotation?: RotationRecord | null;
+  /** Ids of the last finished rotations, newest last: a late duplicate of their request is a no-op. */
+  recentRotationIds?: string[];
   version: number;
+}
+
+/**
+ * One rotation as persisted. Holds no secret: the new private key waits in the KeyStore under
+ * `issued.keyName` until commit or rollback, and the deployers' receipts point at backup files
+ * (or previous Key Vault versions), never at key material.
+ */
+export interface RotationRecord {
+  /** The idempotency key: `<sweepId>:<certificateId>`; one request, at most one rotation. */
+  rotationId: string;
+  state: RotationState;
+  reason: string;
+  /** When the request was made (its event time): a commit after it has already done the work. */
+  requestedAt: string;
+  decision: GateDecision;
+  /** The certificate being replaced (null when nothing was served), and its CertID for ARI. */
+  fromFingerprint: string | null;
+  fromNotAfter: string | null;
+  replaces: string | null;
+  issued: {
+    fingerprint: string;
+    notBefore: string;
+    notAfter: string;
+    certificatePem: string;
+    chainPem: string;
+    /** KeyStore name of the new key while the rotation is open. */
+    keyName: string;
+    issuer: string;
+    provenance: { ca: string; challenge: string | null; durationMs: number } | null;
+  } | null;
+  /** Targets deployed so far (index into the certificate's targets), each with its receipt. */
+  deployments: Array<{ target: number; receipt: DeploymentReceipt }>;
+  verified: Array<{ endpointId: string; address: string }>;
+  failure: { step: 'issue' | 'deploy' | 'verify' | 'override'; reason: string } | null;
+  /** Set by the rollback: every deployed target restored, and the old certificate seen served again. */
+  restored: boolean | null;
+  restoredVerified: boolean | null;
+  history: Array<{ state: RotationState; at: string }>;
+  /** Who drives the rotation now, until when (wall-clock ms): a crashed owner's lease runs out. */
+  lease: { owner: string; until: number } | null;
 }
 
 export interface NotificationState {

@@ -208,7 +208,8 @@ describe('When the issued key does not match its certificate (a broken deploy)',
         name: real.name,
         trustAnchorsPem: (t) => real.trustAnchorsPem(t),
         issue: async (request, options) => {
-          const [a, b] = [await real.issue(request, options), await real.issue(request, options)];
+          // b is signed without the rotation's idempotency key, so it is a different certificate and key.
+          const [a, b] = [await real.issue(request, options), await real.issue(request)];
           return { ...a, privateKeyPem: b.privateKeyPem }; // a's certificate with b's key
         },
       };

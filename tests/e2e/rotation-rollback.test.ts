@@ -109,7 +109,15 @@ it('When a rotation fails, then the escalation contact is told what happened and
   expect(sent.filter((n) => n.kind === 'rotation-completed')).toEqual([]);
 });
 
-it('When a rotation is rolled back, then the audit records the issue, the restore and the failure in order', async () => {
-  const kinds = (await runtime.deps.audit.list('acme')).filter((r) => r.data.certificateId === 'web').map((r) => r.kind);
-  expect(kinds).toEqual(['gate.decided', 'certificate.issued', 'certificate.deployed', 'certificate.restored', 'rotation.failed']);
+it('When a rotation is rolled back, then the audit records every transition of the state machine in order, once', async () => {
+  const records = (await runtime.deps.audit.list('acme')).filter((r) => r.data.certificateId === 'web');
+  expect(records.map((r) => r.kind)).toEqual(['gate.decided', 'rotation.planned', 'certificate.issued', 'certificate.deployed', 'rotation.rolling-back', 'certificate.restored', 'rotation.failed']);
+  expect(records.slice(1).map((r) => r.data.state)).toEqual(['planned', 'issued', 'deployed', 'rolling-back', 'rolled-back', 'escalated']);
+});
+
+it('When a rotation has escalated, then its persisted record is closed: no lease, the staged key deleted, the history complete', async () => {
+  const rotation = (await runtime.deps.store.getManagedState('acme', 'web'))?.rotation;
+  expect(rotation).toMatchObject({ state: 'escalated', lease: null, restored: true, restoredVerified: true, failure: { step: 'verify' } });
+  expect(rotation?.history.map((h) => h.state)).toEqual(['planned', 'issued', 'deployed', 'rolling-back', 'rolled-back', 'escalated']);
+  expect(await runtime.deps.keys.get('acme', rotation!.issued!.keyName)).toBeNull();
 });

@@ -13,8 +13,10 @@
  * Orders in flight (optional `journal`): the order URL is journaled right after newOrder and the
  * CSR's private key (encrypted in the KeyStore under `acme/orders/<certificateId>`) right before
  * finalize; `issue` first continues a journaled order the CA still has, so a crash, an abort or
- * a retry never orders twice. Both are cleared once the certificate is downloaded, or when the
- * order is gone (404), invalid or refused permanently.
+ * a retry never orders twice. Both are cleared once the certificate is downloaded (with an
+ * `idempotencyKey`: once the caller releases it, so a caller that died before recording the
+ * certificate gets the same one again), or when the order is gone (404), invalid or refused
+ * permanently.
  *
  * Chains: `preferredChain` picks among the CA's alternate chains (RFC 8555 §7.4.2, Link
  * rel="alternate") by the issuer CN of the chain's top certificate; unknown names get the default.
@@ -36,7 +38,7 @@ import { ariCertId, parseRenewalInfo, type RenewalWindow } from '../../domain/ar
 import { parsePemBundle } from '../../domain/certificate';
 import type { Clock } from '../../domain/clock';
 import { ConfigError, PermanentError, RetryableError, errorMessage } from '../../domain/errors';
-import type { AcmeOrderJournal, JournaledAcmeOrder } from '../../ports/acme-order-journal';
+import type { AcmeOrderJournal, AcmeOrderJournalKey, JournaledAcmeOrder } from '../../ports/acme-order-journal';
 import type { DnsSolver } from '../../ports/dns-solver';
 import type { HttpChallengeResponder } from '../../ports/http-challenge-responder';
 import type { CertificateRequest, IssuedCertificate, Issuer } from '../../ports/issuer';
@@ -63,6 +65,12 @@ export interface RenewalInfo {
 export interface AcmeIssueOptions {
   abortSignal?: AbortSignal;
   replaces?: string;
+  /**
+   * The caller's rotation id: the journaled order (and its CSR key) is kept after the certificate
+   * is downloaded, so that a repeated call continues the same, valid, order and gets the same
+   * certificate, until `release(…, idempotencyKey)`. Needs a journal.
+   */
+  idempotencyKey?: string;
 }
 
 /** RFC 8555 §7.1.6: the order states from which an order can still yield a certificate. */
@@ -150,7 +158,7 @@ export class AcmeIssuer implements Issuer {
     for (let attempt = 0; ; attempt++) {
       abortSignal?.throwIfAborted();
       try {
-        const issued = await this.attempt(request, ordering, abortSignal);
+        const issued = await this.attempt(request, ordering, abortSignal, options.idempotencyKey);
         const durationMs = Math.round(performance.now() - started);
         return { ...issued, provenance: { ca: this.options.directoryUrl, challenge: this.options.challenge, durationMs } };
       } catch (err) {
@@ -194,12 +202,18 @@ export class AcmeIssuer implements Issuer {
     return { window, retryAfterMs: retryAfter, explanationUrl };
   }
 
-  private async attempt(request: CertificateRequest, ordering: { replaces?: string }, abortSignal?: AbortSignal): Promise<IssuedCertificate> {
+  /** Forgets the order kept for `idempotencyKey` (the caller has recorded its certificate and key). */
+  async release(tenantId: string, certificateId: string, idempotencyKey: string): Promise<void> {
+    const entry = await this.options.journal?.get({ tenantId, certificateId });
+    if (entry?.idempotencyKey === idempotencyKey) await this.dropOrder({ tenantId, certificateId }, entry);
+  }
+
+  private async attempt(request: CertificateRequest, ordering: { replaces?: string }, abortSignal?: AbortSignal, idempotencyKey?: string): Promise<IssuedCertificate> {
     const accountKey = await this.accountKey(request.tenantId);
     const client = this.client(accountKey, await this.accountUrl(request.tenantId, accountKey));
     abortSignal?.throwIfAborted();
     const resumed = await this.resumeOrder(client, request);
-    let order = resumed?.order ?? (await this.createOrder(client, request, ordering));
+    let order = resumed?.order ?? (await this.createOrder(client, request, ordering, idempotencyKey));
     let csrKeyPem = resumed?.csrKeyPem;
     abortSignal?.throwIfAborted();
     if (order.status === 'pending' || order.status === 'ready') {
@@ -232,7 +246,8 @@ export class AcmeIssuer implements Issuer {
       await this.dropOrder(request, await this.options.journal?.get(request), 'the certificate does not match the journaled CSR key');
       throw new RetryableError(`ACME order ${order.url} for ${request.certificateId} (tenant ${request.tenantId}) returned a certificate that does not match the journaled key; a new order will be placed`);
     }
-    await this.dropOrder(request, await this.options.journal?.get(request));
+    // Kept for an idempotent caller until it releases it: a repeat continues this valid order.
+    if (!idempotencyKey) await this.dropOrder(request, await this.options.journal?.get(request));
     this.options.logger?.info(
       { tenantId: request.tenantId, certificateId: request.certificateId, ca: this.options.directoryUrl, challenge: this.options.challenge, serialNumber: leaf.serialNumber, orderUrl: order.url, resumed: resumed !== undefined },
       'acme certificate issued',
@@ -274,7 +289,7 @@ export class AcmeIssuer implements Issuer {
     return { profile };
   }
 
-  private async createOrder(client: acme.Client, request: CertificateRequest, ordering: { replaces?: string }): Promise<acme.Order> {
+  private async createOrder(client: acme.Client, request: CertificateRequest, ordering: { replaces?: string }, idempotencyKey?: string): Promise<acme.Order> {
     const base = { identifiers: request.dnsNames.map((value) => ({ type: 'dns', value })), ...(await this.profileField()) };
     // acme-client's types predate RFC 9773 and ACME profiles; it sends the payload object as it is.
     const newOrder = (payload: object) => client.createOrder(payload as Parameters<acme.Client['createOrder']>[0]);
@@ -303,6 +318,7 @@ export class AcmeIssuer implements Issuer {
       dnsNames: [...request.dnsNames].sort(),
       keyType: request.keyType,
       createdAt: this.options.clock.now().toISOString(),
+      ...(idempotencyKey ? { idempotencyKey } : {}),
     });
     return order;
   }
@@ -358,7 +374,7 @@ export class AcmeIssuer implements Issuer {
   }
 
   /** Forgets a journaled order and its CSR key. Best effort: a failure here must not turn a success into an error. */
-  private async dropOrder(request: CertificateRequest, entry: JournaledAcmeOrder | null | undefined, reason?: string): Promise<void> {
+  private async dropOrder(request: AcmeOrderJournalKey, entry: JournaledAcmeOrder | null | undefined, reason?: string): Promise<void> {
     if (!entry) return;
     try {
       if (entry.csrKeyName) await this.options.keyStore.delete(request.tenantId, entry.csrKeyName);

@@ -45,6 +45,11 @@ export class TenantAcmeIssuer implements Issuer {
     return (await this.issuerFor(request.tenantId)).issue(request, options);
   }
 
+  async release(tenantId: string, certificateId: string, idempotencyKey: string): Promise<void> {
+    if (!this.options.tenants.get(tenantId)?.acme) return;
+    await (await this.issuerFor(tenantId)).release(tenantId, certificateId, idempotencyKey);
+  }
+
   /**
    * The CA's renewal window for a certificate (RFC 9773), remembered until its Retry-After passes:
    * every sweep asks, the CA is asked a few times a day. Null when the CA offers no ARI, or when

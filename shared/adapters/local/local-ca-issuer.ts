@@ -18,13 +18,22 @@ import { X509Certificate } from 'node:crypto';
 import type { Clock } from '../../domain/clock';
 import { MS_PER_DAY } from '../../domain/clock';
 import { NeedsHumanError, PermanentError } from '../../domain/errors';
-import type { CertificateRequest, IssuedCertificate, Issuer } from '../../ports/issuer';
+import type { CertificateRequest, IssuedCertificate, Issuer, IssueOptions } from '../../ports/issuer';
 import type { KeyStore } from '../../ports/key-store';
 import { createCertificate, generateKeyPair, importKeyPair, type KeyPair } from './certificate-factory';
 
 /** KeyStore names of the CA material (per tenant). */
 export const LOCAL_CA_KEY_NAME = 'local-ca/key';
 export const LOCAL_CA_CERT_NAME = 'local-ca/cert';
+/** KeyStore name of the certificate last issued under an idempotency key, until released. */
+export function issuedUnderKeyName(certificateId: string): string {
+  return `local-ca/issued/${certificateId}`;
+}
+
+interface KeptIssuance {
+  idempotencyKey: string;
+  issued: IssuedCertificate;
+}
 
 /** Ten years, as cert-manager's self-signed bootstrap CAs commonly are; the CA is never rotated automatically. */
 const CA_VALIDITY_DAYS = 3650;
@@ -49,14 +58,34 @@ export class LocalCaIssuer implements Issuer {
   constructor(private readonly options: LocalCaIssuerOptions) {}
 
   /**
-   * Signs a new leaf for `request` with a fresh key of `request.keyType`. Every call signs a new
-   * certificate (not idempotent). Throws PermanentError for a request that can never be signed
-   * (no names, non-positive validity); notAfter is clamped to the CA's notAfter, because a leaf
-   * that outlives its issuer fails path validation (RFC 5280 §6.1.3 (a)(2)).
+   * Signs a new leaf for `request` with a fresh key of `request.keyType`. With an
+   * `idempotencyKey`, the leaf and its key are kept (encrypted, in the KeyStore) before they are
+   * returned, and the same key gets them back until `release`. Throws PermanentError for a request
+   * that can never be signed (no names, non-positive validity); notAfter is clamped to the CA's
+   * notAfter, because a leaf that outlives its issuer fails path validation (RFC 5280 §6.1.3 (a)(2)).
    */
-  async issue(request: CertificateRequest, options: { abortSignal?: AbortSignal } = {}): Promise<IssuedCertificate> {
+  async issue(request: CertificateRequest, options: IssueOptions = {}): Promise<IssuedCertificate> {
     validate(request);
     options.abortSignal?.throwIfAborted();
+    const keyStore = this.options.keyStore;
+    const keptName = issuedUnderKeyName(request.certificateId);
+    if (options.idempotencyKey) {
+      const kept = await keyStore.get(request.tenantId, keptName);
+      const parsed = kept ? (JSON.parse(kept) as KeptIssuance) : null;
+      if (parsed?.idempotencyKey === options.idempotencyKey) return parsed.issued;
+    }
+    const issued = await this.sign(request, options);
+    if (options.idempotencyKey) await keyStore.put(request.tenantId, keptName, JSON.stringify({ idempotencyKey: options.idempotencyKey, issued } satisfies KeptIssuance));
+    return issued;
+  }
+
+  async release(tenantId: string, certificateId: string, idempotencyKey: string): Promise<void> {
+    const name = issuedUnderKeyName(certificateId);
+    const kept = await this.options.keyStore.get(tenantId, name);
+    if (kept && (JSON.parse(kept) as KeptIssuance).idempotencyKey === idempotencyKey) await this.options.keyStore.delete(tenantId, name);
+  }
+
+  private async sign(request: CertificateRequest, options: IssueOptions): Promise<IssuedCertificate> {
     const ca = await this.ca(request.tenantId);
     const key = await generateKeyPair(request.keyType);
     options.abortSignal?.throwIfAborted();

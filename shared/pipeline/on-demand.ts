@@ -1,0 +1,72 @@
+/**
+ * An operator's renewal of one managed certificate, outside any sweep (a suspected key
+ * compromise, a CA change, a forced re-issue). It enters the pipeline where analyze would have
+ * put it, as a `certops.renewal.requested.v1`, so it passes the same gate and the same rotation
+ * engine as a scheduled renewal.
+ *
+ * The certificate being replaced is the one certops last deployed, or else the one its endpoints
+ * were last seen serving: the rotation verifies that one is served again if it has to roll back.
+ */
+import { randomUUID } from 'node:crypto';
+import { PermanentError } from '../domain/errors';
+import { cloudEvent, type CloudEvent } from '../domain/events';
+import type { Clock } from '../domain/clock';
+import type { CertificateStore } from '../ports/certificate-store';
+import type { TenantDirectory } from '../ports/tenant-directory';
+import { endpointRef } from './endpoints';
+import type { RenewalRequested } from './event-data';
+import { EVENT_TYPES } from './topology';
+
+export interface OnDemandRenewal {
+  tenantId: string;
+  certificateId: string;
+  /** Why, in the operator's words; recorded as `Requested:<reason>`. */
+  reason: string;
+}
+
+export async function onDemandRenewal(
+  deps: { tenants: TenantDirectory; store: CertificateStore; clock: Clock },
+  request: OnDemandRenewal,
+): Promise<CloudEvent<RenewalRequested>> {
+  const tenant = deps.tenants.get(request.tenantId);
+  if (!tenant) throw new PermanentError(`tenant ${request.tenantId} is not configured`);
+  const managed = tenant.managedCertificates?.find((m) => m.id === request.certificateId);
+  if (!managed) {
+    const known = (tenant.managedCertificates ?? []).map((m) => m.id);
+    throw new PermanentError(`tenant ${request.tenantId} has no managed certificate ${request.certificateId} (managed: ${known.join(', ') || 'none'})`);
+  }
+  const endpoints = tenant.endpoints.filter((e) => e.managed === managed.id).map(endpointRef);
+  const state = await deps.store.getManagedState(request.tenantId, managed.id);
+  let currentFingerprint = state?.deployedFingerprint ?? null;
+  let notAfter = state?.notAfter ?? null;
+  if (!currentFingerprint) {
+    const ids = new Set(endpoints.map((e) => e.endpointId));
+    const seen = (await deps.store.listObservations(request.tenantId))
+      .filter((o) => ids.has(o.endpointId) && o.certificate)
+      .sort((a, b) => b.observedAt.localeCompare(a.observedAt))[0];
+    currentFingerprint = seen?.certificate?.fingerprintSha256 ?? null;
+    notAfter = seen?.certificate?.notAfter ?? null;
+  }
+  const now = deps.clock.now();
+  const sweepId = `renew-${now.toISOString().replace(/[:.]/g, '')}-${randomUUID().slice(0, 8)}`;
+  const data: RenewalRequested = {
+    sweepId,
+    certificateId: managed.id,
+    endpointId: endpoints[0]?.endpointId ?? managed.id,
+    currentFingerprint,
+    notAfter,
+    status: null,
+    reason: `Requested:${request.reason}`,
+    replaces: null,
+  };
+  return cloudEvent({
+    id: `${sweepId}:renew:${managed.id}`,
+    type: EVENT_TYPES.renewalRequested,
+    source: '/certops/operator',
+    time: now,
+    tenantId: request.tenantId,
+    correlationId: sweepId,
+    subject: managed.id,
+    data,
+  });
+}

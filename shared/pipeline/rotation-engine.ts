@@ -1,0 +1,477 @@
+/**
+ * The rotation engine: drives one managed certificate through the state machine of
+ * domain/rotation.ts (planned → issued → deployed → verified → committed, or → rolling-back →
+ * rolled-back → escalated). Every transition is written to the store (optimistically, on the
+ * certificate's one document) and audited BEFORE the next side effect starts, so a process killed
+ * anywhere is resumed from the recorded state by the redelivered message, never from memory:
+ * - planned: the issuer is asked again with the rotation's idempotency key and hands back the same
+ *   certificate (the local CA keeps it, ACME continues the journaled order);
+ * - issued: the new key waits encrypted in the KeyStore; targets already deployed are skipped, and
+ *   a target deployed but not yet recorded is deployed again (the deployer keeps the first backup);
+ * - deployed / verified: verification and commit are repeated (both idempotent);
+ * - rolling-back: every recorded target is restored again (restores are idempotent).
+ *
+ * Exclusion: the rotation's lease (owner, wall-clock expiry) is taken with the same optimistic
+ * write and renewed by a heartbeat, so two deliveries of one request (or two requests for one
+ * certificate) never drive it at once; a dead owner's lease runs out (keep it no longer than the
+ * bus lock, so a redelivery after a crash finds it expired).
+ *
+ * Idempotency key: the rotation id `<sweepId>:<certificateId>`. A request whose rotation is
+ * finished emits its outcome again (same event id: the bus drops the duplicate); a request that
+ * finds another rotation of the certificate still open drives that one to its end instead of
+ * starting a second; a rotation certops committed after the request was made has done its work.
+ */
+import { randomUUID } from 'node:crypto';
+import type { ManagedCertificateConfig, TenantConfig, DeploymentTarget } from '../config/model';
+import { deploymentTargets } from '../config/model';
+import type { CloudEvent } from '../domain/events';
+import { errorMessage, RetryableError } from '../domain/errors';
+import { assertTransition, deploymentPlan, isTerminal, ROTATION_AUDIT_KIND, type RotationState } from '../domain/rotation';
+import type { GateDecision } from '../domain/gate-policy';
+import { ConcurrencyError, type ManagedCertificateState, type RotationRecord } from '../ports/certificate-store';
+import { DeploymentError, type DeploymentReceipt } from '../ports/deployer';
+import { endpointRef } from './endpoints';
+import type { EndpointRef, RotationCompleted, RotationFailed } from './event-data';
+import { waitUntilServed, type ServedCheck } from './served-verification';
+import type { StageContext } from './stage';
+import { EVENT_TYPES } from './topology';
+
+const DEFAULT_VALIDITY_DAYS = 90;
+/** Finished rotation ids remembered per certificate, for late duplicates of their requests. */
+const RECENT_ROTATIONS = 20;
+
+export interface RotationRequest {
+  rotationId: string;
+  reason: string;
+  requestedAt: string;
+  decision: GateDecision;
+  fromFingerprint: string | null;
+  fromNotAfter: string | null;
+  replaces: string | null;
+}
+
+/** KeyStore name of a certificate's new key while its rotation is open. */
+export function stagedKeyName(certificateId: string): string {
+  return `rotation/${certificateId}/key`;
+}
+
+/** Runs (or resumes, or re-reports) the rotation a request asks for; returns the events to emit. */
+export async function rotateCertificate(ctx: StageContext, tenant: TenantConfig, managed: ManagedCertificateConfig, request: RotationRequest): Promise<CloudEvent[]> {
+  const driver = new RotationDriver(ctx, tenant, managed);
+  const record = await driver.acquire(request);
+  if (!record) return [];
+  if (!isTerminal(record.state)) await driver.drive();
+  return driver.outcomeEvents();
+}
+
+class RotationDriver {
+  private readonly owner = randomUUID();
+  private readonly targets: DeploymentTarget[];
+  private readonly endpoints: EndpointRef[];
+  private doc!: ManagedCertificateState;
+  /** Writes are serialized: the heartbeat and the transitions share one document version. */
+  private writes: Promise<unknown> = Promise.resolve();
+  private heartbeat: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly ctx: StageContext,
+    private readonly tenant: TenantConfig,
+    private readonly managed: ManagedCertificateConfig,
+  ) {
+    this.targets = deploymentTargets(managed);
+    this.endpoints = tenant.endpoints.filter((e) => e.managed === managed.id).map(endpointRef);
+  }
+
+  private get rec(): RotationRecord {
+    return this.doc.rotation!;
+  }
+
+  private get deps() {
+    return this.ctx.deps;
+  }
+
+  /**
+   * The rotation this request is about, leased to this driver when work remains; null when there
+   * is nothing to do (a late duplicate, or a certificate replaced since the request was made).
+   */
+  async acquire(request: RotationRequest): Promise<RotationRecord | null> {
+    const { store, clock } = this.deps;
+    const doc = await store.getManagedState(this.ctx.tenantId, this.managed.id);
+    const open = doc?.rotation ?? null;
+    if (doc && open && (open.rotationId === request.rotationId || !isTerminal(open.state))) {
+      this.doc = doc;
+      if (isTerminal(open.state)) return open; // finished: its outcome is emitted again
+      if (open.rotationId !== request.rotationId) {
+        this.ctx.log.info({ certificateId: this.managed.id, open: open.rotationId, request: request.rotationId }, 'another rotation of this certificate is open; finishing it instead of starting a second');
+      }
+      await this.takeLease();
+      await this.auditMissedTransitions();
+      return this.rec;
+    }
+    if (doc?.recentRotationIds?.includes(request.rotationId)) {
+      this.ctx.log.info({ certificateId: this.managed.id, rotationId: request.rotationId }, 'rotation already finished; a late duplicate of its request is ignored');
+      return null;
+    }
+    const last = doc?.lastRotation;
+    if (last?.outcome === 'committed' && last.toFingerprint !== request.fromFingerprint && last.at >= request.requestedAt) {
+      this.ctx.log.info({ certificateId: this.managed.id, deployed: last.toFingerprint }, 'replaced by certops after this request; nothing to do');
+      await this.ctx.audit('rotation.skipped', { certificateId: this.managed.id, rotationId: request.rotationId, reason: 'AlreadyReplaced', deployedFingerprint: last.toFingerprint });
+      return null;
+    }
+    const at = clock.now().toISOString();
+    const record: RotationRecord = {
+      ...request,
+      state: 'planned',
+      issued: null,
+      deployments: [],
+      verified: [],
+      failure: null,
+      restored: null,
+      restoredVerified: null,
+      history: [{ state: 'planned', at }],
+      lease: this.lease(),
+    };
+    const base: ManagedCertificateState = doc ?? { tenantId: this.ctx.tenantId, certificateId: this.managed.id, deployedFingerprint: null, notAfter: null, lastRotation: null, version: 0 };
+    this.doc = await this.put({ ...base, rotation: record, version: base.version + 1 }, base.version, 'another worker started a rotation of this certificate at the same moment');
+    await this.auditTransition('planned', { reason: request.reason, from: request.fromFingerprint, level: request.decision.level });
+    return record;
+  }
+
+  /** Steps until the rotation is committed or escalated, renewing the lease meanwhile. */
+  async drive(): Promise<void> {
+    const period = Math.max(50, Math.floor(this.deps.rotation.leaseMs / 3));
+    this.heartbeat = setInterval(() => void this.renewLease().catch(() => undefined), period);
+    this.heartbeat.unref();
+    try {
+      while (!isTerminal(this.rec.state)) await this.step();
+    } catch (err) {
+      // A transient failure (the CA throttling, a store hiccup): give the lease back so that the
+      // redelivery resumes at once from the recorded state, then let the bus retry.
+      if (err instanceof RetryableError) await this.releaseLease();
+      throw err;
+    } finally {
+      clearInterval(this.heartbeat);
+    }
+  }
+
+  outcomeEvents(): CloudEvent[] {
+    const r = this.rec;
+    if (r.state === 'committed') {
+      const data: RotationCompleted = {
+        certificateId: this.managed.id,
+        decision: r.decision,
+        fromFingerprint: r.fromFingerprint,
+        toFingerprint: r.issued!.fingerprint,
+        notAfter: r.issued!.notAfter,
+        verified: r.verified,
+        reason: r.reason,
+      };
+      return [this.ctx.emit(EVENT_TYPES.rotationCompleted, data, { id: `${r.rotationId}:committed`, subject: this.managed.id })];
+    }
+    const data: RotationFailed = {
+      certificateId: this.managed.id,
+      decision: r.decision,
+      fromFingerprint: r.fromFingerprint,
+      attemptedFingerprint: r.issued?.fingerprint ?? null,
+      reason: r.failure?.reason ?? 'rotation failed',
+      rolledBack: r.history.some((h) => h.state === 'rolled-back'),
+      restoredVerified: r.restoredVerified === true,
+    };
+    return [this.ctx.emit(EVENT_TYPES.rotationFailed, data, { id: `${r.rotationId}:failed`, subject: this.managed.id })];
+  }
+
+  private async step(): Promise<void> {
+    switch (this.rec.state) {
+      case 'planned':
+        return this.issue();
+      case 'issued':
+        return this.deploy();
+      case 'deployed':
+        return this.verify();
+      case 'verified':
+        return this.commit();
+      case 'rolling-back':
+        return this.rollBack();
+      case 'rolled-back':
+        return this.escalate();
+      default:
+        throw new Error(`no step from ${this.rec.state}`);
+    }
+  }
+
+  private async issue(): Promise<void> {
+    const { deps, managed, rec } = this;
+    const issuer = deps.issuers.get(managed.issuer);
+    if (!issuer) return this.escalateUnchanged(`issuance failed: issuer ${managed.issuer} is not available; configure it or change the certificate's issuer`);
+    let issued;
+    try {
+      issued = await issuer.issue(
+        {
+          tenantId: this.ctx.tenantId,
+          certificateId: managed.id,
+          commonName: managed.dnsNames[0] ?? managed.ipAddresses?.[0] ?? managed.id,
+          dnsNames: managed.dnsNames,
+          ipAddresses: managed.ipAddresses ?? [],
+          keyType: managed.keyType ?? 'ec-p256',
+          validityDays: managed.validityDays ?? DEFAULT_VALIDITY_DAYS,
+        },
+        { replaces: rec.replaces ?? undefined, idempotencyKey: rec.rotationId },
+      );
+    } catch (err) {
+      if (err instanceof RetryableError) throw err;
+      // Nothing was deployed: the old certificate is still in place, and a human must look.
+      return this.escalateUnchanged(`issuance failed: ${errorMessage(err)}`);
+    }
+    const keyName = stagedKeyName(managed.id);
+    await deps.keys.put(this.ctx.tenantId, keyName, issued.privateKeyPem);
+    const provenance = issued.provenance ? { ca: issued.provenance.ca, challenge: issued.provenance.challenge ?? null, durationMs: issued.provenance.durationMs } : null;
+    await this.transition(
+      'issued',
+      {
+        issued: {
+          fingerprint: issued.fingerprintSha256,
+          notBefore: issued.notBefore,
+          notAfter: issued.notAfter,
+          certificatePem: issued.certificatePem,
+          chainPem: issued.chainPem,
+          keyName,
+          issuer: issuer.name,
+          provenance,
+        },
+      },
+      {},
+      { issuer: issuer.name, reason: rec.reason, fingerprint: issued.fingerprintSha256, notAfter: issued.notAfter, ...(provenance ?? {}) },
+    );
+  }
+
+  private async deploy(): Promise<void> {
+    const { deps, managed } = this;
+    const issued = this.rec.issued!;
+    // The certificate and its key are recorded here now: the issuer's own copy can go.
+    await deps.issuers.get(issued.issuer)?.release?.(this.ctx.tenantId, managed.id, this.rec.rotationId);
+    const privateKeyPem = await deps.keys.get(this.ctx.tenantId, issued.keyName);
+    if (!privateKeyPem) return this.startRollback('deploy', `deployment failed: the new private key ${issued.keyName} is no longer in the key store; nothing new was deployed`);
+    const material = { certificatePem: issued.certificatePem, chainPem: issued.chainPem, privateKeyPem };
+    const plan = deploymentPlan(this.targets, this.endpoints.length, deps.rotation.canaryThreshold);
+    for (const index of plan.order) {
+      if (this.rec.deployments.some((d) => d.target === index)) continue; // deployed before a crash
+      const target = this.targets[index];
+      let receipt: DeploymentReceipt;
+      try {
+        receipt = await deps.deployer.deploy(target, material);
+      } catch (err) {
+        if (err instanceof RetryableError) throw err;
+        this.ctx.log.error({ err, certificateId: managed.id, target: describeTarget(target) }, 'deployment failed');
+        // With a receipt the new material was placed (the reload failed): it is restored with the rest.
+        if (err instanceof DeploymentError && err.receipt) await this.recordDeployment(index, err.receipt);
+        return this.startRollback('deploy', `deployment failed: ${this.targetLabel(index)}: ${errorMessage(err)}`);
+      }
+      await this.recordDeployment(index, receipt);
+      if (index === plan.canary) {
+        const check = await this.waitServed(this.servedBy(index), issued.fingerprint);
+        if (!check.ok) return this.startRollback('verify', `verification failed: canary ${this.targetLabel(index)}: ${describePending(check)}`);
+        await this.ctx.audit('rotation.canary-verified', { certificateId: managed.id, rotationId: this.rec.rotationId, target: index, verified: check.verified });
+      }
+    }
+    await this.transition('deployed', {}, {}, { fingerprint: issued.fingerprint, targets: this.targets.map(describeTarget) });
+  }
+
+  private async verify(): Promise<void> {
+    const check = await this.waitServed(this.endpoints, this.rec.issued!.fingerprint);
+    if (!check.ok) {
+      this.ctx.log.error({ certificateId: this.managed.id, pending: check.pending }, 'verification failed; rolling back');
+      return this.startRollback('verify', `verification failed: ${describePending(check)}`);
+    }
+    await this.transition('verified', { verified: check.verified }, {}, { fingerprint: this.rec.issued!.fingerprint, verified: check.verified });
+  }
+
+  private async commit(): Promise<void> {
+    const r = this.rec;
+    const issued = r.issued!;
+    await this.transition(
+      'committed',
+      { lease: null },
+      {
+        deployedFingerprint: issued.fingerprint,
+        notAfter: issued.notAfter,
+        lastRotation: { at: this.deps.clock.now().toISOString(), outcome: 'committed', fromFingerprint: r.fromFingerprint, toFingerprint: issued.fingerprint, reason: r.reason },
+        recentRotationIds: this.recent(),
+      },
+      { from: r.fromFingerprint, to: issued.fingerprint, verified: r.verified, level: r.decision.level },
+    );
+    await this.forgetStagedKey();
+    this.ctx.log.info({ certificateId: this.managed.id, to: issued.fingerprint, verified: r.verified.length }, 'rotation committed');
+  }
+
+  private async startRollback(step: 'deploy' | 'verify', reason: string): Promise<void> {
+    await this.transition('rolling-back', { failure: { step, reason } }, {}, { step, reason });
+  }
+
+  /** Restores every deployed target (last deployed first), then checks the old certificate is served again. */
+  private async rollBack(): Promise<void> {
+    let restored = true;
+    for (const { target, receipt } of [...this.rec.deployments].reverse()) {
+      try {
+        await this.deps.deployer.restore(receipt);
+      } catch (err) {
+        restored = false;
+        this.ctx.log.error({ err, certificateId: this.managed.id, target: describeTarget(this.targets[target]) }, 'restoring the previous certificate failed');
+        await this.ctx.audit('certificate.restore-failed', { certificateId: this.managed.id, rotationId: this.rec.rotationId, target, error: errorMessage(err) });
+      }
+    }
+    // Served-or-not is the truth, whatever the restores reported (a failing reload hook fails both).
+    const restoredVerified = await this.oldServed();
+    if (restored) {
+      await this.transition('rolled-back', { restored, restoredVerified }, {}, { targets: this.rec.deployments.map((d) => d.target), restoredVerified });
+      return;
+    }
+    await this.finishFailed({ restored, restoredVerified }, 'failed');
+  }
+
+  private async escalate(): Promise<void> {
+    await this.finishFailed({}, 'rolled-back');
+  }
+
+  /** An issuance that failed: nothing was deployed; is the old certificate still what is served? */
+  private async escalateUnchanged(reason: string): Promise<void> {
+    const restoredVerified = await this.oldServed();
+    await this.finishFailed({ failure: { step: 'issue', reason }, restored: false, restoredVerified }, 'failed');
+  }
+
+  private async finishFailed(patch: Partial<RotationRecord>, outcome: 'rolled-back' | 'failed'): Promise<void> {
+    const r = { ...this.rec, ...patch };
+    await this.transition(
+      'escalated',
+      { ...patch, lease: null },
+      {
+        lastRotation: { at: this.deps.clock.now().toISOString(), outcome, fromFingerprint: r.fromFingerprint, toFingerprint: r.issued?.fingerprint ?? null, reason: r.failure?.reason ?? 'rotation failed' },
+        recentRotationIds: this.recent(),
+      },
+      {
+        reason: r.failure?.reason ?? null,
+        rolledBack: outcome === 'rolled-back',
+        restoredVerified: r.restoredVerified === true,
+        attempted: r.issued?.fingerprint ?? null,
+        escalateTo: (this.tenant.escalation ?? this.tenant.assignee).name,
+      },
+    );
+    await this.forgetStagedKey();
+  }
+
+  private async transition(to: RotationState, patch: Partial<RotationRecord>, docPatch: Partial<ManagedCertificateState>, auditData: Record<string, unknown>): Promise<void> {
+    assertTransition(this.rec.state, to);
+    const at = this.deps.clock.now().toISOString();
+    const next: RotationRecord = { ...this.rec, ...patch, state: to, history: [...this.rec.history, { state: to, at }] };
+    await this.save(next, docPatch);
+    await this.auditTransition(to, auditData);
+  }
+
+  private async auditTransition(state: RotationState, data: Record<string, unknown>, recovered = false): Promise<void> {
+    await this.ctx.audit(ROTATION_AUDIT_KIND[state], { certificateId: this.managed.id, rotationId: this.rec.rotationId, state, ...data, ...(recovered ? { recovered: true } : {}) });
+  }
+
+  /**
+   * A process that died between saving a transition and auditing it left that transition
+   * unaudited: on resume, append what is missing (marked recovered), so each transition is
+   * audited once.
+   */
+  private async auditMissedTransitions(): Promise<void> {
+    const audited = new Set(
+      (await this.deps.audit.list(this.ctx.tenantId)).filter((a) => a.data.rotationId === this.rec.rotationId).map((a) => a.data.state as string),
+    );
+    for (const { state } of this.rec.history) {
+      if (!audited.has(state)) await this.auditTransition(state, { reason: this.rec.reason }, true);
+    }
+  }
+
+  private async recordDeployment(target: number, receipt: DeploymentReceipt): Promise<void> {
+    await this.save({ ...this.rec, deployments: [...this.rec.deployments.filter((d) => d.target !== target), { target, receipt }] }, {});
+  }
+
+  private save(rotation: RotationRecord, docPatch: Partial<ManagedCertificateState>): Promise<void> {
+    const write = this.writes.then(async () => {
+      const expected = this.doc.version;
+      this.doc = await this.put({ ...this.doc, ...docPatch, rotation, version: expected + 1 }, expected, 'another worker took over this rotation (its lease had run out)');
+    });
+    this.writes = write.catch(() => undefined);
+    return write;
+  }
+
+  private async put(doc: ManagedCertificateState, expectedVersion: number, lostMessage: string): Promise<ManagedCertificateState> {
+    try {
+      return await this.deps.store.putManagedState(doc, expectedVersion);
+    } catch (err) {
+      if (err instanceof ConcurrencyError) throw new RetryableError(`rotation of ${this.managed.id}: ${lostMessage}`, { cause: err });
+      throw err;
+    }
+  }
+
+  private lease(): { owner: string; until: number } {
+    return { owner: this.owner, until: Date.now() + this.deps.rotation.leaseMs };
+  }
+
+  private async takeLease(): Promise<void> {
+    const held = this.rec.lease;
+    if (held && held.owner !== this.owner && held.until > Date.now()) {
+      throw new RetryableError(`rotation ${this.rec.rotationId} is being driven by another worker for ${held.until - Date.now()} ms more; retry later`);
+    }
+    await this.save({ ...this.rec, lease: this.lease() }, {});
+  }
+
+  private async renewLease(): Promise<void> {
+    if (isTerminal(this.rec.state)) return;
+    await this.save({ ...this.rec, lease: this.lease() }, {});
+  }
+
+  private async releaseLease(): Promise<void> {
+    await this.save({ ...this.rec, lease: null }, {}).catch((err) => this.ctx.log.warn({ err, certificateId: this.managed.id }, 'could not give the rotation lease back; it runs out by itself'));
+  }
+
+  private recent(): string[] {
+    return [...(this.doc.recentRotationIds ?? []).filter((id) => id !== this.rec.rotationId), this.rec.rotationId].slice(-RECENT_ROTATIONS);
+  }
+
+  private async forgetStagedKey(): Promise<void> {
+    const name = this.rec.issued?.keyName;
+    if (!name) return;
+    await this.deps.keys.delete(this.ctx.tenantId, name).catch((err) => this.ctx.log.warn({ err, certificateId: this.managed.id }, 'the staged key could not be deleted'));
+  }
+
+  /** Is the certificate that was there before what every address serves? */
+  private async oldServed(): Promise<boolean> {
+    const from = this.rec.fromFingerprint;
+    return from ? (await this.waitServed(this.endpoints, from)).ok : false;
+  }
+
+  private waitServed(endpoints: EndpointRef[], fingerprint: string): Promise<ServedCheck> {
+    const o = this.deps.rotation;
+    return waitUntilServed(this.deps, endpoints, fingerprint, { timeoutMs: o.verifyTimeoutMs, initialDelayMs: o.verifyInitialDelayMs, maxDelayMs: o.verifyMaxDelayMs, confirmations: o.verifyConfirmations });
+  }
+
+  /** The endpoints a target serves (its `serves`, else all of the certificate's). */
+  private servedBy(index: number): EndpointRef[] {
+    const serves = this.targets[index].serves?.map((id) => id.toLowerCase());
+    return serves ? this.endpoints.filter((e) => serves.includes(e.endpointId)) : this.endpoints;
+  }
+
+  private targetLabel(index: number): string {
+    return this.targets.length > 1 ? `target ${index + 1} of ${this.targets.length} (${describeTarget(this.targets[index])})` : describeTarget(this.targets[index]);
+  }
+}
+
+function describeTarget(target: DeploymentTarget): string {
+  switch (target.type) {
+    case 'files':
+      return `files ${target.certFile}`;
+    case 'key-vault':
+      return `key vault ${target.vaultUrl} ${target.certificateName}`;
+    case 'rmm-script':
+      return `${target.rmm} device ${target.deviceId} site ${target.site}`;
+    default:
+      return `${target.type} ${target.resourceId}`;
+  }
+}
+
+function describePending(check: ServedCheck): string {
+  return check.pending.map((p) => `${p.endpointId} at ${p.address || '?'} serves ${p.served?.slice(0, 12) ?? p.error ?? 'nothing'}`).join('; ');
+}
