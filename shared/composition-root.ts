@@ -22,6 +22,7 @@ import type { DnsRecordLookup } from './ports/dns-record-lookup';
 import { ConfigTenantDirectory } from './adapters/local/config-tenant-directory';
 import { ConsoleNotifier } from './adapters/local/console-notifier';
 import { FilesDeployer } from './adapters/local/files-deployer';
+import { RoutingDeployer } from './adapters/routing/routing-deployer';
 import { LocalCaIssuer } from './adapters/local/local-ca-issuer';
 import { OutboxNotifier } from './adapters/local/outbox-notifier';
 import { auditChainKey, SqliteAuditLog } from './adapters/local/sqlite-audit-log';
@@ -153,7 +154,7 @@ export function createEmbeddedRuntime(config: CertopsConfig, options: EmbeddedOp
     resolver: options.resolver ?? new StaticResolver(config.hosts ?? {}, new SystemResolver()),
     prober: new TlsProber(),
     issuers,
-    deployer: new FilesDeployer({ logger }),
+    deployer: new RoutingDeployer([new FilesDeployer({ logger })]),
     keys: keyStore,
     notifiers,
     discovery: config.discovery,
