@@ -3,6 +3,7 @@
  * certops command line: `run`, `report`, `audit verify`, `demo`.
  * Each command reads the configuration once (--config, or CERTOPS_CONFIG, or ./certops.yaml).
  */
+import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load-config';
 import { createEmbeddedRuntime } from '../composition-root';
@@ -21,6 +22,8 @@ const USAGE = `usage:
   certops audit verify [--config FILE] [--tenant T]
   certops renew --tenant T CERTIFICATE [--reason WHY] [--config FILE]
                                               renew and rotate one managed certificate now
+  certops rollback --tenant T CERTIFICATE --reason WHY [--config FILE]
+                                              undo the certificate's last rotation (an override)
   certops serve [--config FILE]               keep running: sweeps on the schedule, until SIGINT/SIGTERM
   certops demo                                a local fleet, one sweep, rotation, reports`;
 
@@ -73,12 +76,33 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
       try {
         runtime.pipeline.start();
         const { sweepId } = await runtime.pipeline.requestRenewal({ tenantId, certificateId: sub, reason: values.reason ?? 'operator' });
-        const state = await runtime.deps.store.getManagedState(tenantId, sub);
-        const last = state?.lastRotation;
-        print(`renewal ${sweepId}: ${last ? `${last.outcome}${last.toFingerprint ? ` ${last.toFingerprint.slice(0, 16)}` : ''} (${last.reason})` : 'no rotation recorded'}`);
+        const rotation = (await runtime.deps.store.getManagedState(tenantId, sub))?.rotation;
+        const ours = rotation?.rotationId === `${sweepId}:${sub}` ? rotation : null;
+        print(
+          ours
+            ? `renewal ${sweepId}: ${ours.state}${ours.issued ? ` ${ours.issued.fingerprint.slice(0, 16)}` : ''}${ours.failure ? ` (${ours.failure.reason})` : ''}`
+            : `renewal ${sweepId}: no rotation ran; the gate decision is in the audit (an L2 or L3 gate waits for a human)`,
+        );
         const dead = await runtime.bus.deadLetters();
         for (const d of dead) print(`  dead letter on ${d.subscription}: ${d.reason}: ${d.description ?? ''}`);
-        return last?.outcome === 'committed' && dead.length === 0 ? 0 : 1;
+        return ours?.state === 'committed' && dead.length === 0 ? 0 : 1;
+      } finally {
+        await runtime.close();
+      }
+    }
+    case 'rollback': {
+      const tenantId = values.tenant?.[0];
+      if (!tenantId || !sub || (values.tenant?.length ?? 0) > 1 || !values.reason) {
+        print(`rollback needs exactly one --tenant, the managed certificate's id and --reason\n${USAGE}`);
+        return 2;
+      }
+      const runtime = createEmbeddedRuntime(loadConfig(configFile), { logger });
+      try {
+        runtime.pipeline.start();
+        await runtime.pipeline.override({ tenantId, certificateId: sub, reason: values.reason, actor: `cli:${userInfo().username}` });
+        const rotation = (await runtime.deps.store.getManagedState(tenantId, sub))?.rotation;
+        print(`rollback of ${rotation?.rotationId}: ${rotation?.restoredVerified ? `the previous certificate ${rotation.fromFingerprint?.slice(0, 16)} is served again (verified)` : 'the previous certificate is NOT verified serving; see the escalation'}`);
+        return rotation?.restoredVerified ? 0 : 1;
       } finally {
         await runtime.close();
       }

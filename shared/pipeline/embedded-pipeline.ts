@@ -11,7 +11,7 @@ import { runStage, type StageOutcome } from './stage-runner';
 import { STAGE_HANDLERS } from './stages';
 import { routes, STAGES, topicOf, type EventType, type StageName } from './topology';
 import { sweepRequests } from './sweep';
-import { onDemandRenewal, type OnDemandRenewal } from './on-demand';
+import { onDemandRenewal, runOverride, type OnDemandOverride, type OnDemandRenewal } from './on-demand';
 
 export async function publishEvents(bus: EventBus, events: CloudEvent[]): Promise<void> {
   const byTopic = new Map<string, CloudEvent[]>();
@@ -100,6 +100,12 @@ export class EmbeddedPipeline {
     await publishEvents(this.bus, [event]);
     await this.bus.idle();
     return { sweepId: event.data.sweepId };
+  }
+
+  /** Undoes the certificate's last committed rotation (a human override); waits until notified. */
+  async override(request: OnDemandOverride): Promise<void> {
+    await publishEvents(this.bus, await runOverride(this.deps, request));
+    await this.bus.idle();
   }
 
   async stop(): Promise<void> {

@@ -1,4 +1,7 @@
 /**
+ * What an operator asks of one certificate outside any sweep: renew it now, or undo its last
+ * rotation.
+ *
  * An operator's renewal of one managed certificate, outside any sweep (a suspected key
  * compromise, a CA change, a forced re-issue). It enters the pipeline where analyze would have
  * put it, as a `certops.renewal.requested.v1`, so it passes the same gate and the same rotation
@@ -16,6 +19,8 @@ import type { TenantDirectory } from '../ports/tenant-directory';
 import { endpointRef } from './endpoints';
 import type { RenewalRequested } from './event-data';
 import { EVENT_TYPES } from './topology';
+import { overrideRotation } from './rotation-engine';
+import { stageContext, type PipelineDeps } from './stage';
 
 export interface OnDemandRenewal {
   tenantId: string;
@@ -69,4 +74,37 @@ export async function onDemandRenewal(
     subject: managed.id,
     data,
   });
+}
+
+export interface OnDemandOverride {
+  tenantId: string;
+  certificateId: string;
+  reason: string;
+  /** Who decided: `human:<email>` from the HTTP API, `cli:<user>` from the command line. */
+  actor: string;
+}
+
+/**
+ * A human's override of a certificate's last committed rotation, run by the rotation engine in
+ * the caller's process (an override is a decision, not a queued job); returns the events the
+ * engine emits (the failure notification to the escalation contact).
+ */
+export async function runOverride(deps: PipelineDeps, request: OnDemandOverride): Promise<CloudEvent[]> {
+  const tenant = deps.tenants.get(request.tenantId);
+  const managed = tenant?.managedCertificates?.find((m) => m.id === request.certificateId);
+  if (!tenant || !managed) throw new PermanentError(`tenant ${request.tenantId} has no managed certificate ${request.certificateId}`);
+  const now = deps.clock.now();
+  const correlationId = `override-${now.toISOString().replace(/[:.]/g, '')}-${randomUUID().slice(0, 8)}`;
+  const trigger = cloudEvent({
+    id: correlationId,
+    type: 'certops.override.requested.v1',
+    source: `/certops/${request.actor}`,
+    time: now,
+    tenantId: tenant.id,
+    correlationId,
+    subject: managed.id,
+    data: { certificateId: managed.id, reason: request.reason, actor: request.actor },
+  });
+  const log = deps.logger.child({ stage: 'rotate', tenantId: tenant.id, correlationId });
+  return overrideRotation(stageContext('rotate', trigger, deps, log), tenant, managed, { actor: request.actor, reason: request.reason });
 }

@@ -25,7 +25,7 @@ import { randomUUID } from 'node:crypto';
 import type { ManagedCertificateConfig, TenantConfig, DeploymentTarget } from '../config/model';
 import { deploymentTargets } from '../config/model';
 import type { CloudEvent } from '../domain/events';
-import { errorMessage, RetryableError } from '../domain/errors';
+import { errorMessage, PermanentError, RetryableError } from '../domain/errors';
 import { assertTransition, deploymentPlan, isTerminal, ROTATION_AUDIT_KIND, type RotationState } from '../domain/rotation';
 import type { GateDecision } from '../domain/gate-policy';
 import { ConcurrencyError, type ManagedCertificateState, type RotationRecord } from '../ports/certificate-store';
@@ -61,6 +61,25 @@ export async function rotateCertificate(ctx: StageContext, tenant: TenantConfig,
   const record = await driver.acquire(request);
   if (!record) return [];
   if (!isTerminal(record.state)) await driver.drive();
+  return driver.outcomeEvents();
+}
+
+export interface RotationOverride {
+  /** Who decided (`human:<email>`, `cli:<user>`), recorded as the audit actor's words. */
+  actor: string;
+  reason: string;
+}
+
+/**
+ * A human's override of the certificate's last committed rotation (the L1 loop: act, then let the
+ * human undo): restore what every target served before, verify the old certificate is served
+ * again, and tell the escalation contact. Throws PermanentError when there is no committed
+ * rotation to undo, RetryableError while one is still running.
+ */
+export async function overrideRotation(ctx: StageContext, tenant: TenantConfig, managed: ManagedCertificateConfig, override: RotationOverride): Promise<CloudEvent[]> {
+  const driver = new RotationDriver(ctx, tenant, managed);
+  await driver.reopen(override);
+  await driver.drive();
   return driver.outcomeEvents();
 }
 
@@ -135,6 +154,20 @@ class RotationDriver {
     this.doc = await this.put({ ...base, rotation: record, version: base.version + 1 }, base.version, 'another worker started a rotation of this certificate at the same moment');
     await this.auditTransition('planned', { reason: request.reason, from: request.fromFingerprint, level: request.decision.level });
     return record;
+  }
+
+  /** Reopens the last committed rotation for a human override (committed → rolling-back). */
+  async reopen(override: RotationOverride): Promise<void> {
+    const doc = await this.deps.store.getManagedState(this.ctx.tenantId, this.managed.id);
+    const last = doc?.rotation;
+    if (!doc || !last) throw new PermanentError(`certificate ${this.managed.id} of tenant ${this.ctx.tenantId} has no rotation to override`);
+    if (!isTerminal(last.state)) throw new RetryableError(`rotation ${last.rotationId} of ${this.managed.id} is still ${last.state}; override it once it has finished`);
+    if (last.state !== 'committed') throw new PermanentError(`the last rotation of ${this.managed.id} (${last.rotationId}) ended ${last.state}; there is nothing committed to roll back`);
+    if (last.deployments.length === 0) throw new PermanentError(`rotation ${last.rotationId} of ${this.managed.id} recorded no deployment to restore`);
+    this.doc = doc;
+    await this.takeLease();
+    const reason = `override by ${override.actor}: ${override.reason}`;
+    await this.transition('rolling-back', { failure: { step: 'override', reason } }, {}, { step: 'override', reason, actor: override.actor });
   }
 
   /** Steps until the rotation is committed or escalated, renewing the lease meanwhile. */
@@ -340,10 +373,13 @@ class RotationDriver {
 
   private async finishFailed(patch: Partial<RotationRecord>, outcome: 'rolled-back' | 'failed'): Promise<void> {
     const r = { ...this.rec, ...patch };
+    // An overridden rotation had been committed: what is deployed now is the previous certificate again.
+    const undone = r.failure?.step === 'override' && r.restoredVerified === true ? { deployedFingerprint: r.fromFingerprint, notAfter: r.fromNotAfter } : {};
     await this.transition(
       'escalated',
       { ...patch, lease: null },
       {
+        ...undone,
         lastRotation: { at: this.deps.clock.now().toISOString(), outcome, fromFingerprint: r.fromFingerprint, toFingerprint: r.issued?.fingerprint ?? null, reason: r.failure?.reason ?? 'rotation failed' },
         recentRotationIds: this.recent(),
       },
