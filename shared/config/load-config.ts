@@ -86,7 +86,8 @@ export function parseConfig(
   }
 
   const result = new Validator().validate(raw, CONFIG_SCHEMA, { nestedErrors: false });
-  const errors = [...result.errors.map(describeSchemaError), ...semanticErrors(raw)];
+  // A target's `allOf`/`if` wrapper fails together with the field error inside it: report the field.
+  const errors = [...result.errors.filter((e) => e.name !== 'allOf').map(describeSchemaError), ...semanticErrors(raw)];
   if (errors.length > 0) throw new ConfigError(source, [...new Set(errors)]);
   return withDefaults(raw as ConfigFile, path.resolve(baseDir));
 }
@@ -215,7 +216,8 @@ function placementErrors(at: string, managed: unknown[], endpoints: unknown[]): 
   const errors: string[] = [];
   managed.forEach((m, j) => {
     const record = asRecord(m);
-    const targets = Array.isArray(record?.targets) ? record!.targets : [];
+    const targets = Array.isArray(record?.targets) ? record!.targets : asRecord(record?.target) ? [record!.target] : [];
+    const where = Array.isArray(record?.targets) ? (k: number) => `targets[${k}]` : () => 'target';
     if (typeof record?.id !== 'string' || targets.length === 0) return;
     const served = new Set(
       endpoints
@@ -230,7 +232,7 @@ function placementErrors(at: string, managed: unknown[], endpoints: unknown[]): 
       for (const id of serves) {
         if (typeof id === 'string' && !served.has(id.toLowerCase())) {
           errors.push(
-            `${at}.managedCertificates[${j}].targets[${k}].serves: "${id}" is not an endpoint of certificate "${record.id}" (its endpoints: ${[...served].join(', ') || 'none'})`,
+            `${at}.managedCertificates[${j}].${where(k)}.serves: "${id}" is not an endpoint of certificate "${record.id}" (its endpoints: ${[...served].join(', ') || 'none'})`,
           );
         }
       }

@@ -88,7 +88,8 @@ describe('FilesDeployer', () => {
     expect(await mode(target.keyFile)).toBe(0o600);
     expect(receipt.backup).toEqual({ [target.certFile]: null, [target.chainFile!]: null, [target.keyFile]: null });
     expect(receipt.deployedAt).toBe(NOW.toISOString());
-    expect((await fs.readdir(dir)).sort()).toEqual(['chain.pem', 'site.crt', 'site.key']);
+    // Beside the files only the manifest of the (empty) backups: no temporary file is left behind.
+    expect((await fs.readdir(dir)).sort()).toEqual(['.site.crt.certops-deploy.json', 'chain.pem', 'site.crt', 'site.key']);
   });
 
   it('When the target has no chainFile, then the chain is appended to the certificate file', async () => {

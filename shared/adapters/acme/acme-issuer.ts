@@ -212,7 +212,7 @@ export class AcmeIssuer implements Issuer {
     const accountKey = await this.accountKey(request.tenantId);
     const client = this.client(accountKey, await this.accountUrl(request.tenantId, accountKey));
     abortSignal?.throwIfAborted();
-    const resumed = await this.resumeOrder(client, request);
+    const resumed = await this.resumeOrder(client, request, idempotencyKey);
     let order = resumed?.order ?? (await this.createOrder(client, request, ordering, idempotencyKey));
     let csrKeyPem = resumed?.csrKeyPem;
     abortSignal?.throwIfAborted();
@@ -344,13 +344,23 @@ export class AcmeIssuer implements Issuer {
    * when one was journaled. Anything else (other names or CA, 404, invalid, finalized without a
    * key) is dropped, and the caller places a new order.
    */
-  private async resumeOrder(client: acme.Client, request: CertificateRequest): Promise<{ order: acme.Order; csrKeyPem?: string } | undefined> {
-    const entry = await this.options.journal?.get(request);
+  private async resumeOrder(client: acme.Client, request: CertificateRequest, idempotencyKey?: string): Promise<{ order: acme.Order; csrKeyPem?: string } | undefined> {
+    let entry = await this.options.journal?.get(request);
     if (!entry) return undefined;
     const names = [...request.dnsNames].sort();
     if (entry.directoryUrl !== this.options.directoryUrl || entry.keyType !== request.keyType || entry.dnsNames.join('\n') !== names.join('\n')) {
       await this.dropOrder(request, entry, 'the journaled order is for other names, key type or CA');
       return undefined;
+    }
+    // An order kept for another caller's key is that caller's certificate (maybe already in use):
+    // never handed to someone else. An order placed without a key is taken over by this caller.
+    if (entry.idempotencyKey !== undefined && entry.idempotencyKey !== idempotencyKey) {
+      await this.dropOrder(request, entry, 'the journaled order was kept for another request');
+      return undefined;
+    }
+    if (entry.idempotencyKey === undefined && idempotencyKey !== undefined) {
+      entry = { ...entry, idempotencyKey };
+      await this.options.journal!.save(entry);
     }
     let order: acme.Order;
     try {

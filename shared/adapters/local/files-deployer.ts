@@ -9,13 +9,15 @@
  *
  * Before writing, the current files are copied to `<file>.certops-prev`; the receipt maps each
  * target path to its backup (null when there was no file). One backup generation is kept: a
- * second deploy to the same target overwrites the first backup.
+ * second deploy to the same target overwrites the first backup. A manifest beside the certificate
+ * file (`.<certFile>.certops-deploy.json`) says which material those backups were made for, so
+ * that deploying the same material again keeps them (see DeployManifest).
  *
  * Reload: `reload.command` (argv, no shell) or `reload.url` (POST). A failed reload throws
  * DeploymentError carrying the receipt (`error.receipt`), so the caller can restore.
  */
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { Clock } from '../../domain/clock';
@@ -27,6 +29,7 @@ import { DeploymentError, type CertificateMaterial, type Deployer, type Deployme
 /** A reload that takes longer than this is treated as hung (nginx -s reload takes well under a second). */
 export const DEFAULT_RELOAD_TIMEOUT_MS = 30_000;
 export const BACKUP_SUFFIX = '.certops-prev';
+export const MANIFEST_SUFFIX = '.certops-deploy.json';
 const KEY_MODE = 0o600;
 const PUBLIC_MODE = 0o644;
 /** Enough of stderr to show the reason (nginx prints one line) without flooding the error. */
@@ -68,8 +71,16 @@ export class FilesDeployer implements Deployer {
   async deploy(deploymentTarget: DeploymentTarget, material: CertificateMaterial): Promise<DeploymentReceipt> {
     const target = filesTarget(deploymentTarget);
     const files = plan(target, material);
-    const backup: Record<string, string | null> = {};
-    for (const file of files) backup[file.path] = await backUp(file);
+    const id = materialId(material);
+    const previous = await readManifest(target);
+    let backup: Record<string, string | null>;
+    if (previous?.material === id && files.every((f) => f.path in previous.backup)) {
+      backup = previous.backup; // the same material again: the first attempt's backups are what came before
+    } else {
+      backup = {};
+      for (const file of files) backup[file.path] = await backUp(file);
+      await writeAtomically(manifestPath(target), JSON.stringify({ material: id, backup } satisfies DeployManifest), PUBLIC_MODE);
+    }
     const receipt: DeploymentReceipt = { target, backup, deployedAt: this.clock.now().toISOString() };
 
     const written: string[] = [];
@@ -149,19 +160,42 @@ async function modeFor(file: PlannedFile): Promise<number> {
   return (await statOrNull(file.path))?.mode ?? PUBLIC_MODE;
 }
 
-/**
- * Copies the current file aside. When the file already holds exactly the bytes about to be
- * written and a backup exists, this is the same deployment again (a rotation resumed after a
- * crash between writing and recording): the backup made by the first attempt is what came before,
- * and is kept rather than overwritten with the new material.
- */
+/** Copies the current file aside (null when there is none). */
 async function backUp(file: PlannedFile): Promise<string | null> {
   const current = await statOrNull(file.path);
-  const backupPath = file.path + BACKUP_SUFFIX;
   if (!current) return null;
-  if ((await statOrNull(backupPath)) && (await fs.readFile(file.path, 'utf8')) === file.content) return backupPath;
+  const backupPath = file.path + BACKUP_SUFFIX;
   await writeAtomically(backupPath, await fs.readFile(file.path), file.secret ? KEY_MODE : current.mode);
   return backupPath;
+}
+
+/**
+ * Which material the backups beside a target were made for: deploying that same material again
+ * (a rotation resumed after a crash between writing and recording) reuses them, so the receipt
+ * still points at what came before the first attempt, even for files the new material leaves
+ * unchanged or that did not exist. The certificate and chain identify the material; the manifest
+ * holds no key material.
+ */
+interface DeployManifest {
+  material: string;
+  backup: Record<string, string | null>;
+}
+
+function manifestPath(target: FilesTarget): string {
+  return path.join(path.dirname(target.certFile), `.${path.basename(target.certFile)}${MANIFEST_SUFFIX}`);
+}
+
+function materialId(material: CertificateMaterial): string {
+  return createHash('sha256').update(material.certificatePem).update('\0').update(material.chainPem).digest('hex');
+}
+
+async function readManifest(target: FilesTarget): Promise<DeployManifest | null> {
+  try {
+    return JSON.parse(await fs.readFile(manifestPath(target), 'utf8')) as DeployManifest;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || err instanceof SyntaxError) return null;
+    throw err;
+  }
 }
 
 async function restoreOne(target: string, backupPath: string | null, secret: boolean): Promise<void> {

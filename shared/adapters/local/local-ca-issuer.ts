@@ -32,7 +32,13 @@ export function issuedUnderKeyName(certificateId: string): string {
 
 interface KeptIssuance {
   idempotencyKey: string;
+  /** What was asked for: a changed request under the same key is signed anew. */
+  request: string;
   issued: IssuedCertificate;
+}
+
+function requestIdentity(r: CertificateRequest): string {
+  return JSON.stringify([r.commonName, [...r.dnsNames].sort(), [...r.ipAddresses].sort(), r.keyType, r.validityDays]);
 }
 
 /** Ten years, as cert-manager's self-signed bootstrap CAs commonly are; the CA is never rotated automatically. */
@@ -72,10 +78,12 @@ export class LocalCaIssuer implements Issuer {
     if (options.idempotencyKey) {
       const kept = await keyStore.get(request.tenantId, keptName);
       const parsed = kept ? (JSON.parse(kept) as KeptIssuance) : null;
-      if (parsed?.idempotencyKey === options.idempotencyKey) return parsed.issued;
+      if (parsed?.idempotencyKey === options.idempotencyKey && parsed.request === requestIdentity(request)) return parsed.issued;
     }
     const issued = await this.sign(request, options);
-    if (options.idempotencyKey) await keyStore.put(request.tenantId, keptName, JSON.stringify({ idempotencyKey: options.idempotencyKey, issued } satisfies KeptIssuance));
+    if (options.idempotencyKey) {
+      await keyStore.put(request.tenantId, keptName, JSON.stringify({ idempotencyKey: options.idempotencyKey, request: requestIdentity(request), issued } satisfies KeptIssuance));
+    }
     return issued;
   }
 

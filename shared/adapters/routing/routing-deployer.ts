@@ -33,11 +33,11 @@ export class RoutingDeployer implements Deployer {
     this.handles = [...this.byType.keys()];
   }
 
-  deploy(target: DeploymentTarget, material: CertificateMaterial): Promise<DeploymentReceipt> {
+  async deploy(target: DeploymentTarget, material: CertificateMaterial): Promise<DeploymentReceipt> {
     return this.for(target).deploy(target, material);
   }
 
-  restore(receipt: DeploymentReceipt): Promise<void> {
+  async restore(receipt: DeploymentReceipt): Promise<void> {
     return this.for(receipt.target).restore(receipt);
   }
 
