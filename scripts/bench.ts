@@ -8,6 +8,10 @@
  *     process), wall time and peak memory, vs the same 10,000 bare handshakes.
  *  4. ACME issuance: certificates/s through AcmeIssuer against one Pebble (VA no-sleep), vs lego
  *     (one process per certificate) and vs a bare acme-client loop (the ceiling).
+ *  6. Rotation under load: a real nginx and a Node TLS server under a steady stream of fresh
+ *     handshakes and HTTPS requests (another process) while certops rotates their certificate 20
+ *     times; requests served, failures (must be 0), deploy→verified, vs a bare
+ *     write + reload + poll loop under the same load.
  *
  * Prints a table and merges the rows into bench-results.json at the repository root. Children stop
  * when this process ends (their IPC channel closes), also on failure.
@@ -23,6 +27,7 @@ import { ARI_WINDOW_HOURS, measureAriSpread } from './bench/ari-spread';
 import { analysisCorpus, REPO_ROOT, sweepHost, sweepLeafFile, sweepLeaves } from './bench/certs';
 import { startChild } from './bench/child';
 import { measureDiscovery } from './bench/discovery';
+import { measureRotationLoad } from './bench/rotation-load';
 import { startFleet } from './bench/fleet';
 import type { HandshakeFigures } from './bench/handshake-child';
 import { formatTable, mergeResults, row, type ResultRow } from './bench/results';
@@ -40,6 +45,8 @@ const SWEEP_BUDGET_S = 60;
 const MEMORY_BUDGET_MB = 512;
 /** ACME: distinct names per method and round, at the issue's concurrency 8, one account per tenant. */
 const ACME = { certificates: 120, concurrency: 8, tenants: 8, rounds: 3, legoRound: 1, warmUpCertificates: 40 } as const;
+/** Rotation under load: the issue's 20 rotations at a steady, modest rate (2 cores shared by everything). */
+const ROTATION_LOAD = { rotations: 20, attemptsPerSecond: 160 } as const;
 const RESULTS_FILE = path.join(REPO_ROOT, 'bench-results.json');
 
 const log = (s: string): void => console.log(s);
@@ -145,6 +152,22 @@ async function main(): Promise<void> {
   const spread = measureAriSpread(leaves.leaves.slice(0, 1000).map((l) => l.pem));
   rows.push(row(`renewals in the busiest hour (${spread.certificates} certificates issued together)`, spread.busiestHourAri, 'renewals', `2/3-of-lifetime rule (no ARI)`, spread.busiestHourLifetimeRule));
   notes.push(`ari spread: ${spread.certificates} CertIDs of the sweep's leaves, one ${ARI_WINDOW_HOURS}-hour window; each renews at its own stable moment in it`);
+
+  // 6. Zero-downtime rotation under load (nginx + Node server + a load generator process).
+  try {
+    const r = await measureRotationLoad(ROTATION_LOAD, log);
+    const peer = `bare write + reload + poll loop, same load`;
+    rows.push(row('rotation under load: handshakes and requests served', r.certops.servedPerSecond, 'attempts/s', peer, r.bare.servedPerSecond));
+    rows.push(row(`rotation under load: failed handshakes and requests (${ROTATION_LOAD.rotations} rotations, must be 0)`, r.certops.failures, 'failures', peer, r.bare.failures));
+    rows.push(row('rotation under load: deploy→verified (median)', r.certopsMedianMs, 'ms', `${peer} (ceiling)`, r.bareMedianMs));
+    rows.push(row('rotation under load: deploy→verified (max)', r.certopsMaxMs, 'ms', `${peer} (ceiling)`, r.bareMaxMs));
+    rows.push(row('rotation under load: handshakes seeing an older certificate after commit', r.certops.staleAfterCommit.length, 'attempts', peer, r.bare.staleAfterCommit.length));
+    notes.push(...r.notes);
+    if (r.certops.failures > 0 || r.certops.staleAfterCommit.length > 0) process.exitCode = 1;
+  } catch (err) {
+    notes.push(`WARNING: the rotation-under-load section failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+    process.exitCode = 1;
+  }
 
   console.log(`\n${formatTable(rows)}\n`);
   for (const note of notes) console.log(`- ${note}`);

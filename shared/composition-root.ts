@@ -75,6 +75,8 @@ const DEFAULT_ROTATION: RotationOptions = {
   verifyInitialDelayMs: 50,
   verifyMaxDelayMs: 1_000,
   verifyConfirmations: 2,
+  // Old nginx workers accept for up to ~130 ms after a reload (more on a busy machine).
+  verifySettleMs: 250,
   leaseMs: 30_000,
   canaryThreshold: 3,
 };

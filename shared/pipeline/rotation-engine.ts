@@ -481,7 +481,7 @@ class RotationDriver {
 
   private waitServed(endpoints: EndpointRef[], fingerprint: string): Promise<ServedCheck> {
     const o = this.deps.rotation;
-    return waitUntilServed(this.deps, endpoints, fingerprint, { timeoutMs: o.verifyTimeoutMs, initialDelayMs: o.verifyInitialDelayMs, maxDelayMs: o.verifyMaxDelayMs, confirmations: o.verifyConfirmations });
+    return waitUntilServed(this.deps, endpoints, fingerprint, { timeoutMs: o.verifyTimeoutMs, initialDelayMs: o.verifyInitialDelayMs, maxDelayMs: o.verifyMaxDelayMs, confirmations: o.verifyConfirmations, settleMs: o.verifySettleMs });
   }
 
   /** The endpoints a target serves (its `serves`, else all of the certificate's). */

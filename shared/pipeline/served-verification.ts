@@ -2,8 +2,10 @@
  * Verification by handshake: does every address of every endpoint serve the expected
  * certificate? Polled with capped exponential backoff until all do or the deadline passes
  * (a reload is not instant: nginx's old workers keep serving for ~100–130 ms after a reload).
- * With `confirmations` > 1 the full check must pass that many times in a row: one handshake that
- * reached a new nginx worker does not prove the old workers have stopped accepting.
+ * With `confirmations` > 1 the full check must pass that many times in a row, and with `settleMs`
+ * the passing run must span that long: one handshake that reached a new nginx worker does not
+ * prove the old workers have stopped accepting (measured under load: two passes 50 ms apart still
+ * let an old worker answer 8 ms after; old workers accept for up to ~130 ms after a reload).
  */
 import { createHash } from 'node:crypto';
 import type { EndpointRef } from './event-data';
@@ -54,16 +56,21 @@ export async function waitUntilServed(
   deps: PipelineDeps,
   endpoints: EndpointRef[],
   fingerprint: string,
-  options: { timeoutMs: number; initialDelayMs: number; maxDelayMs: number; confirmations?: number },
+  options: { timeoutMs: number; initialDelayMs: number; maxDelayMs: number; confirmations?: number; settleMs?: number },
 ): Promise<ServedCheck> {
   const deadline = Date.now() + options.timeoutMs;
   const confirmations = Math.max(1, options.confirmations ?? 1);
+  const settleMs = options.settleMs ?? 0;
   let delay = options.initialDelayMs;
   let passed = 0;
+  let firstPassAt = 0;
   for (;;) {
+    const started = Date.now();
     const check = await checkServed(deps, endpoints, fingerprint);
+    if (check.ok && passed === 0) firstPassAt = started;
     passed = check.ok ? passed + 1 : 0;
-    if (passed >= confirmations || Date.now() + delay > deadline) return passed >= confirmations ? check : { ...check, ok: false };
+    const settled = passed >= confirmations && Date.now() - firstPassAt >= settleMs;
+    if (settled || Date.now() + delay > deadline) return settled ? check : { ...check, ok: false };
     // A confirmation follows at the first delay; a miss backs off.
     const wait = check.ok ? options.initialDelayMs : delay;
     await new Promise((resolve) => setTimeout(resolve, wait));

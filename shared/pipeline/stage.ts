@@ -29,6 +29,8 @@ export interface RotationOptions {
   verifyMaxDelayMs: number;
   /** Consecutive passing checks required (old nginx workers accept for a moment after a reload). */
   verifyConfirmations: number;
+  /** ...and the passing checks must span this long (ms) before the rotation counts as verified. */
+  verifySettleMs: number;
   /**
    * How long a rotation stays leased to the worker driving it without a heartbeat; keep it no
    * longer than the bus lock, so that the redelivery after a crash finds the lease run out.
