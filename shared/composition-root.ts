@@ -78,6 +78,7 @@ const DEFAULT_ROTATION: RotationOptions = {
   // Old nginx workers accept for up to ~130 ms after a reload (more on a busy machine).
   verifySettleMs: 250,
   leaseMs: 30_000,
+  maxLeaseWaitMs: 120_000,
   canaryThreshold: 3,
 };
 

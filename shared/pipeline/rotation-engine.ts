@@ -39,6 +39,8 @@ import { EVENT_TYPES } from './topology';
 const DEFAULT_VALIDITY_DAYS = 90;
 /** Finished rotation ids remembered per certificate, for late duplicates of their requests. */
 const RECENT_ROTATIONS = 20;
+/** How often a request waiting for another worker's lease looks again. */
+const LEASE_POLL_MS = 1_000;
 
 export interface RotationRequest {
   rotationId: string;
@@ -112,30 +114,61 @@ class RotationDriver {
   /**
    * The rotation this request is about, leased to this driver when work remains; null when there
    * is nothing to do (a late duplicate, or a certificate replaced since the request was made).
+   * When another worker holds the lease, waits (the bus keeps renewing this message's lock) until
+   * that worker finishes or its lease runs out, up to `maxLeaseWaitMs`: a duplicate delivered
+   * while the rotation runs then reports the same outcome, and the redelivery after a crash takes
+   * over as soon as the dead owner's lease expires, without spending its delivery count.
    */
   async acquire(request: RotationRequest): Promise<RotationRecord | null> {
+    const waitUntil = Date.now() + this.deps.rotation.maxLeaseWaitMs;
+    for (;;) {
+      const outcome = await this.tryAcquire(request);
+      if (outcome.kind === 'acquired') return outcome.record;
+      if (outcome.kind === 'nothing') return null;
+      // Held by another worker, or a concurrent write won: look again shortly.
+      const now = Date.now();
+      if (now >= waitUntil) {
+        throw new RetryableError(`rotation of ${this.managed.id} is being driven by another worker (${outcome.why}); retry later`);
+      }
+      const pause = outcome.heldUntil ? Math.min(Math.max(outcome.heldUntil - now + 10, 10), LEASE_POLL_MS) : 10 + Math.floor(Math.random() * 40);
+      await new Promise((resolve) => setTimeout(resolve, Math.min(pause, waitUntil - now)));
+    }
+  }
+
+  private async tryAcquire(
+    request: RotationRequest,
+  ): Promise<{ kind: 'acquired'; record: RotationRecord } | { kind: 'nothing' } | { kind: 'busy'; why: string; heldUntil?: number }> {
     const { store, clock } = this.deps;
     const doc = await store.getManagedState(this.ctx.tenantId, this.managed.id);
     const open = doc?.rotation ?? null;
     if (doc && open && (open.rotationId === request.rotationId || !isTerminal(open.state))) {
+      const held = open.lease;
+      if (!isTerminal(open.state) && held && held.owner !== this.owner && held.until > Date.now()) {
+        return { kind: 'busy', why: `${open.rotationId} is ${open.state}`, heldUntil: held.until };
+      }
       this.doc = doc;
-      if (isTerminal(open.state)) return open; // finished: its outcome is emitted again
+      if (isTerminal(open.state)) {
+        // Finished: its outcome is emitted again. A process that died right after saving the last
+        // transition never audited it: repair that first.
+        await this.auditMissedTransitions();
+        return { kind: 'acquired', record: open };
+      }
       if (open.rotationId !== request.rotationId) {
         this.ctx.log.info({ certificateId: this.managed.id, open: open.rotationId, request: request.rotationId }, 'another rotation of this certificate is open; finishing it instead of starting a second');
       }
-      await this.takeLease();
+      if (!(await this.writeOrLose({ ...open, lease: this.lease() }))) return { kind: 'busy', why: 'a concurrent write' };
       await this.auditMissedTransitions();
-      return this.rec;
+      return { kind: 'acquired', record: this.rec };
     }
     if (doc?.recentRotationIds?.includes(request.rotationId)) {
       this.ctx.log.info({ certificateId: this.managed.id, rotationId: request.rotationId }, 'rotation already finished; a late duplicate of its request is ignored');
-      return null;
+      return { kind: 'nothing' };
     }
     const last = doc?.lastRotation;
     if (last?.outcome === 'committed' && last.toFingerprint !== request.fromFingerprint && last.at >= request.requestedAt) {
       this.ctx.log.info({ certificateId: this.managed.id, deployed: last.toFingerprint }, 'replaced by certops after this request; nothing to do');
       await this.ctx.audit('rotation.skipped', { certificateId: this.managed.id, rotationId: request.rotationId, reason: 'AlreadyReplaced', deployedFingerprint: last.toFingerprint });
-      return null;
+      return { kind: 'nothing' };
     }
     const at = clock.now().toISOString();
     const record: RotationRecord = {
@@ -150,10 +183,22 @@ class RotationDriver {
       history: [{ state: 'planned', at }],
       lease: this.lease(),
     };
-    const base: ManagedCertificateState = doc ?? { tenantId: this.ctx.tenantId, certificateId: this.managed.id, deployedFingerprint: null, notAfter: null, lastRotation: null, version: 0 };
-    this.doc = await this.put({ ...base, rotation: record, version: base.version + 1 }, base.version, 'another worker started a rotation of this certificate at the same moment');
+    this.doc = doc ?? { tenantId: this.ctx.tenantId, certificateId: this.managed.id, deployedFingerprint: null, notAfter: null, lastRotation: null, version: 0 };
+    if (!(await this.writeOrLose(record))) return { kind: 'busy', why: 'another worker started a rotation of this certificate at the same moment' };
     await this.auditTransition('planned', { reason: request.reason, from: request.fromFingerprint, level: request.decision.level });
-    return record;
+    return { kind: 'acquired', record };
+  }
+
+  /** One optimistic write of the rotation; false when another worker wrote first. */
+  private async writeOrLose(rotation: RotationRecord): Promise<boolean> {
+    const expected = this.doc.version;
+    try {
+      this.doc = await this.deps.store.putManagedState({ ...this.doc, rotation, version: expected + 1 }, expected);
+      return true;
+    } catch (err) {
+      if (err instanceof ConcurrencyError) return false;
+      throw err;
+    }
   }
 
   /** Reopens the last committed rotation for a human override (committed → rolling-back). */
@@ -446,12 +491,12 @@ class RotationDriver {
     return { owner: this.owner, until: Date.now() + this.deps.rotation.leaseMs };
   }
 
+  /** For an override: the rotation is finished, so a lease held now is another override's. */
   private async takeLease(): Promise<void> {
     const held = this.rec.lease;
-    if (held && held.owner !== this.owner && held.until > Date.now()) {
-      throw new RetryableError(`rotation ${this.rec.rotationId} is being driven by another worker for ${held.until - Date.now()} ms more; retry later`);
+    if ((held && held.owner !== this.owner && held.until > Date.now()) || !(await this.writeOrLose({ ...this.rec, lease: this.lease() }))) {
+      throw new RetryableError(`rotation ${this.rec.rotationId} of ${this.managed.id} is being changed by another worker; retry later`);
     }
-    await this.save({ ...this.rec, lease: this.lease() }, {});
   }
 
   private async renewLease(): Promise<void> {

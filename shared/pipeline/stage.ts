@@ -36,6 +36,12 @@ export interface RotationOptions {
    * longer than the bus lock, so that the redelivery after a crash finds the lease run out.
    */
   leaseMs: number;
+  /**
+   * How long a request waits for a rotation another worker holds (finishing, or its lease running
+   * out) before it gives up and is retried by the bus. Keep it under the transport's maximum lock
+   * renewal (Service Bus SDK: 5 minutes).
+   */
+  maxLeaseWaitMs: number;
   /** Above this many endpoints, a certificate on several targets is deployed to a canary first. */
   canaryThreshold: number;
 }

@@ -306,7 +306,7 @@ export class SqliteEventBus implements EventBus {
       try {
         rows = this.flushAndLock(worker.subscription, Math.min(free, MAX_LOCK_BATCH));
       } catch (err) {
-        this.logger.error({ subscription: worker.subscription, err: errorMessage(err) }, 'locking messages failed; retrying');
+        this.logger.error({ subscription: worker.subscription, reason: errorMessage(err) }, 'locking messages failed; retrying');
         await this.waitForWake(worker, this.pollIntervalMs);
         continue;
       }
@@ -380,14 +380,14 @@ export class SqliteEventBus implements EventBus {
     const description = errorMessage(err);
     if (row.delivery_count >= this.maxDeliveryCount) {
       this.logger.warn(
-        { subscription: row.subscription, messageId: row.message_id, deliveryCount: row.delivery_count, err: description },
+        { subscription: row.subscription, messageId: row.message_id, deliveryCount: row.delivery_count, reason: description },
         'handler failed on the last delivery; dead-lettering',
       );
       return { kind: 'dead-letter', reason: MAX_DELIVERY_COUNT_EXCEEDED, description };
     }
     const delay = retryDelayMs(row.delivery_count, this.retryBaseDelayMs, this.retryMaxDelayMs);
     this.logger.warn(
-      { subscription: worker?.subscription ?? row.subscription, messageId: row.message_id, deliveryCount: row.delivery_count, retryInMs: delay, err: description },
+      { subscription: worker?.subscription ?? row.subscription, messageId: row.message_id, deliveryCount: row.delivery_count, retryInMs: delay, reason: description },
       'handler failed; the message will be delivered again',
     );
     return { kind: 'abandon', availableAt: Date.now() + delay };
@@ -431,7 +431,7 @@ export class SqliteEventBus implements EventBus {
       this.pending = [];
       this.settleMany.immediate(batch);
     } catch (err) {
-      this.logger.error({ err: errorMessage(err) }, 'settling messages failed; their locks will expire and they will be delivered again');
+      this.logger.error({ reason: errorMessage(err) }, 'settling messages failed; their locks will expire and they will be delivered again');
     }
   }
 
@@ -475,7 +475,7 @@ export class SqliteEventBus implements EventBus {
         }
       }).immediate();
     } catch (err) {
-      this.logger.error({ err: errorMessage(err) }, 'renewing message locks failed');
+      this.logger.error({ reason: errorMessage(err) }, 'renewing message locks failed');
     }
   }
 
