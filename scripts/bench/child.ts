@@ -4,6 +4,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { askChild } from '../../tests/support/child-ipc';
 import { REPO_ROOT } from './certs';
 
 export interface Child {
@@ -30,24 +31,7 @@ export function startChild(script: string): Child {
   return {
     process: child,
     ask<R extends { kind: string }>(message: object, replyKind: R['kind'], timeoutMs = 600_000): Promise<R> {
-      return new Promise<R>((resolve, reject) => {
-        const timer = setTimeout(() => done(new Error(`${script}: no '${replyKind}' reply within ${timeoutMs} ms`)), timeoutMs);
-        const onMessage = (reply: { kind: string; message?: string }): void => {
-          if (reply.kind === replyKind) done(null, reply as R);
-          else if (reply.kind === 'error') done(new Error(`${script}: ${reply.message}`));
-        };
-        const onExit = (code: number | null): void => done(new Error(`${script} exited (code ${code}) before replying '${replyKind}'`));
-        function done(err: Error | null, value?: R): void {
-          clearTimeout(timer);
-          child.off('message', onMessage);
-          child.off('exit', onExit);
-          if (err) reject(err);
-          else resolve(value!);
-        }
-        child.on('message', onMessage);
-        child.once('exit', onExit);
-        child.send(message);
-      });
+      return askChild<R>(child, script, message, replyKind, timeoutMs);
     },
     async stop(): Promise<void> {
       if (exited) return;

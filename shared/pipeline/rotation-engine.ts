@@ -27,7 +27,6 @@ import { deploymentTargets } from '../config/model';
 import type { CloudEvent } from '../domain/events';
 import { errorMessage, PermanentError, RetryableError } from '../domain/errors';
 import { assertTransition, deploymentPlan, isTerminal, ROTATION_AUDIT_KIND, type RotationState } from '../domain/rotation';
-import type { GateDecision } from '../domain/gate-policy';
 import { ConcurrencyError, type ManagedCertificateState, type RotationRecord } from '../ports/certificate-store';
 import { DeploymentError, type DeploymentReceipt } from '../ports/deployer';
 import { endpointRef } from './endpoints';
@@ -42,15 +41,8 @@ const RECENT_ROTATIONS = 20;
 /** How often a request waiting for another worker's lease looks again. */
 const LEASE_POLL_MS = 1_000;
 
-export interface RotationRequest {
-  rotationId: string;
-  reason: string;
-  requestedAt: string;
-  decision: GateDecision;
-  fromFingerprint: string | null;
-  fromNotAfter: string | null;
-  replaces: string | null;
-}
+/** What a request fixes about its rotation (the rest of the record is the rotation's progress). */
+export type RotationRequest = Pick<RotationRecord, 'rotationId' | 'reason' | 'requestedAt' | 'decision' | 'fromFingerprint' | 'fromNotAfter' | 'replaces'>;
 
 /** KeyStore name of a certificate's new key while its rotation is open. */
 export function stagedKeyName(certificateId: string): string {

@@ -9,7 +9,6 @@ import { randomBytes, X509Certificate, createPrivateKey } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as acme from 'acme-client';
 import { orderKeyName, type AcmeIssuer } from '../../shared/adapters/acme/acme-issuer';
 import { ChalltestsrvDnsSolver } from '../../shared/adapters/acme/challtestsrv-dns-solver';
 import { closeDatabase, openDatabase, type Database } from '../../shared/adapters/local/sqlite-database';
@@ -18,7 +17,7 @@ import { SqliteAcmeOrderJournal } from '../../shared/adapters/local/sqlite-order
 import { startPebble, type PebbleHandle } from '../../shared/demo/pebble-lab';
 import type { DnsChallengeRecord, DnsSolver } from '../../shared/ports/dns-solver';
 import type { CertificateRequest, IssuedCertificate } from '../../shared/ports/issuer';
-import { aDns01Issuer } from '../support/acme-builders';
+import { AcmeRequestLog, aDns01Issuer } from '../support/acme-builders';
 
 jest.setTimeout(30_000);
 
@@ -26,21 +25,15 @@ const K = 'sweep-1:web';
 const OTHER_K = 'sweep-2:web';
 
 let pebble: PebbleHandle;
-let newOrderUrl: string;
-let requests: string[] = [];
-let interceptor: number;
+let log: AcmeRequestLog;
 
 beforeAll(async () => {
   // No badNonce rejections: a resent newOrder would look like a second order in the count.
   pebble = await startPebble({ env: { PEBBLE_WFE_NONCEREJECT: '0' } });
-  newOrderUrl = `${new URL(pebble.directoryUrl).origin}/order-plz`;
-  interceptor = acme.axios.interceptors.request.use((config) => {
-    requests.push(`${(config.method ?? 'get').toUpperCase()} ${config.url}`);
-    return config;
-  });
+  log = new AcmeRequestLog(pebble);
 });
 afterAll(async () => {
-  acme.axios.interceptors.request.eject(interceptor);
+  log?.stop();
   await pebble?.stop();
 });
 
@@ -51,7 +44,7 @@ let testNumber = 0;
 let request: CertificateRequest;
 
 beforeEach(() => {
-  requests = [];
+  log.reset();
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'certops-acme-idem-'));
   kek = randomBytes(32);
   // A name per test: Pebble's authorization reuse and challtestsrv's TXT records stay apart.
@@ -82,7 +75,7 @@ class CrashAtPresent implements DnsSolver {
   async cleanup(): Promise<void> {}
 }
 
-const newOrders = () => requests.filter((r) => r === `POST ${newOrderUrl}`).length;
+const newOrders = () => log.newOrders();
 
 function expectKeyMatches(issued: IssuedCertificate): void {
   expect(new X509Certificate(issued.certificatePem).checkPrivateKey(createPrivateKey(issued.privateKeyPem))).toBe(true);
@@ -109,13 +102,13 @@ describe('AcmeIssuer with an idempotency key and a journal (Pebble)', () => {
     const before = await aProcess().issuer.issue(request, { idempotencyKey: K });
     const orderUrl = (await aProcess().journal.get(request))!.orderUrl;
     closeDatabase(dbs[0]);
-    requests = [];
+    log.reset();
 
     const restarted = aProcess();
     const after = await restarted.issuer.issue(request, { idempotencyKey: K });
 
     expect(newOrders()).toBe(0);
-    expect(requests.some((r) => r === `POST ${orderUrl}`)).toBe(true); // it looked the kept order up
+    expect(log.requests.some((r) => r === `POST ${orderUrl}`)).toBe(true); // it looked the kept order up
     expect(after.fingerprintSha256).toBe(before.fingerprintSha256);
     expect(after.privateKeyPem).toBe(before.privateKeyPem);
     expectKeyMatches(after);

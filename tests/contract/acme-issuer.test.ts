@@ -8,12 +8,13 @@ import * as acme from 'acme-client';
 import { fixedClock } from '../../shared/domain/clock';
 import { PermanentError, RetryableError } from '../../shared/domain/errors';
 import type { DnsChallengeRecord, DnsSolver } from '../../shared/ports/dns-solver';
-import type { CertificateRequest, IssuedCertificate } from '../../shared/ports/issuer';
+import type { IssuedCertificate } from '../../shared/ports/issuer';
 import { AcmeIssuer, type AcmeIssuerOptions } from '../../shared/adapters/acme/acme-issuer';
 import { ChalltestsrvDnsSolver } from '../../shared/adapters/acme/challtestsrv-dns-solver';
 import { MemoryHttpResponder } from '../../shared/adapters/acme/memory-http-responder';
 import { startPebble, type PebbleHandle } from '../../shared/demo/pebble-lab';
 import { InMemoryKeyStore } from '../support/in-memory-key-store';
+import { aCertificateRequest } from '../support/issuer-builders';
 
 jest.setTimeout(30_000);
 
@@ -39,18 +40,7 @@ interface LogLine {
   msg: string;
 }
 
-function aRequest(overrides: Partial<CertificateRequest> = {}): CertificateRequest {
-  return {
-    tenantId: 'contoso',
-    certificateId: 'web',
-    commonName: 'www.contoso.test',
-    dnsNames: ['www.contoso.test'],
-    ipAddresses: [],
-    keyType: 'ec-p256',
-    validityDays: 90,
-    ...overrides,
-  };
-}
+const aRequest = aCertificateRequest;
 
 /** Pebble validates in milliseconds with PEBBLE_VA_NOSLEEP; acme-client's 5 s default would dominate. */
 const FAST_POLL = { minMs: 50, maxMs: 500, attempts: 40 };

@@ -5,48 +5,37 @@
  * key the CSR was made from. Requests to Pebble are observed through acme-client's axios instance.
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import * as acme from 'acme-client';
-import type { InternalAxiosRequestConfig } from 'axios';
 import type { DnsChallengeRecord, DnsSolver } from '../../shared/ports/dns-solver';
 import type { AcmeOrderJournal, AcmeOrderJournalKey, JournaledAcmeOrder } from '../../shared/ports/acme-order-journal';
-import type { CertificateRequest } from '../../shared/ports/issuer';
 import { AcmeIssuer, orderKeyName, type AcmeIssuerOptions } from '../../shared/adapters/acme/acme-issuer';
 import { ChalltestsrvDnsSolver } from '../../shared/adapters/acme/challtestsrv-dns-solver';
 import { MemoryAcmeOrderJournal } from '../../shared/adapters/acme/memory-order-journal';
 import { startPebble, type PebbleHandle } from '../../shared/demo/pebble-lab';
 import { InMemoryKeyStore } from '../support/in-memory-key-store';
-import { aDns01Issuer } from '../support/acme-builders';
+import { AcmeRequestLog, aDns01Issuer } from '../support/acme-builders';
+import { aCertificateRequest } from '../support/issuer-builders';
 
 jest.setTimeout(30_000);
 
 let pebble: PebbleHandle;
-let newOrderUrl: string;
 /** Every request acme-client sends, in order (method and URL), for the test running now. */
-let requests: string[] = [];
-let onRequest: (config: InternalAxiosRequestConfig) => void = () => undefined;
-let interceptor: number;
+let log: AcmeRequestLog;
+let newOrderUrl: string;
 
 beforeAll(async () => {
   // No badNonce rejections here (Pebble rejects 5% by default): acme-client resends a rejected
   // request, which would count as a second POST to newOrder without being a second order.
   pebble = await startPebble({ env: { PEBBLE_WFE_NONCEREJECT: '0' } });
-  newOrderUrl = `${new URL(pebble.directoryUrl).origin}/order-plz`;
-  interceptor = acme.axios.interceptors.request.use((config) => {
-    requests.push(`${(config.method ?? 'get').toUpperCase()} ${config.url}`);
-    onRequest(config);
-    return config;
-  });
+  log = new AcmeRequestLog(pebble);
+  newOrderUrl = log.newOrderUrl;
 });
 
 afterAll(async () => {
-  acme.axios.interceptors.request.eject(interceptor);
+  log?.stop();
   await pebble?.stop();
 });
 
-beforeEach(() => {
-  requests = [];
-  onRequest = () => undefined;
-});
+beforeEach(() => log.reset());
 
 /** The journal, recording every save so a test can see the order URL a crashed run left behind. */
 class RecordingJournal implements AcmeOrderJournal {
@@ -82,16 +71,14 @@ class CrashingDnsSolver implements DnsSolver {
   }
 }
 
-function aRequest(overrides: Partial<CertificateRequest> = {}): CertificateRequest {
-  return { tenantId: 'contoso', certificateId: 'web', commonName: 'www.contoso.test', dnsNames: ['www.contoso.test'], ipAddresses: [], keyType: 'ec-p256', validityDays: 90, ...overrides };
-}
+const aRequest = aCertificateRequest;
 
 /** A process's issuer: what survives a crash is only the journal and the key store passed in. */
 function anIssuer(shared: { journal: AcmeOrderJournal; keyStore: InMemoryKeyStore }, dns: DnsSolver, overrides: Partial<AcmeIssuerOptions> = {}): AcmeIssuer {
   return aDns01Issuer(pebble, dns, { keyStore: shared.keyStore, journal: shared.journal, ...overrides });
 }
 
-const posts = (prefix: string) => requests.filter((r) => r.startsWith(`POST ${prefix}`));
+const posts = (prefix: string) => log.posts(prefix);
 const finalizeUrlOf = (orderUrl: string) => orderUrl.replace('/my-order/', '/finalize-order/');
 
 function expectKeyMatches(issued: { certificatePem: string; privateKeyPem: string }): void {
@@ -106,7 +93,7 @@ it('When issuance crashes after newOrder, then a new issuer continues the same o
   expect(posts(newOrderUrl)).toHaveLength(1);
   const orderUrl = shared.journal.saved[0].orderUrl;
   expect((await shared.journal.get(aRequest()))?.orderUrl).toBe(orderUrl);
-  requests = [];
+  log.requests = [];
 
   const dns = new CrashingDnsSolver();
   const issued = await anIssuer(shared, dns).issue(aRequest());
@@ -123,18 +110,18 @@ it('When issuance crashes after newOrder, then a new issuer continues the same o
 it('When issuance crashes right after finalize, then a new issuer downloads that order’s certificate with the journaled CSR key', async () => {
   const shared = { journal: new RecordingJournal(), keyStore: new InMemoryKeyStore() };
   const crash = new AbortController();
-  onRequest = (config) => {
+  log.onRequest = (config) => {
     // The finalize request is on the wire: the "process" dies before it sees the answer.
     if (config.url?.includes('/finalize-order/')) crash.abort(new Error('simulated crash after finalize'));
   };
   const crashed = await anIssuer(shared, new CrashingDnsSolver()).issue(aRequest(), { abortSignal: crash.signal }).catch((e: unknown) => e);
-  onRequest = () => undefined;
+  log.onRequest = () => undefined;
   expect((crashed as Error).message).toBe('simulated crash after finalize');
   const journaled = (await shared.journal.get(aRequest()))!;
   expect(journaled.csrKeyName).toBe(orderKeyName('web'));
   const csrKeyPem = shared.keyStore.values.get(`contoso/${orderKeyName('web')}`);
   expect(csrKeyPem).toMatch(/PRIVATE KEY/);
-  requests = [];
+  log.requests = [];
 
   const dns = new CrashingDnsSolver();
   const issued = await anIssuer(shared, dns).issue(aRequest());

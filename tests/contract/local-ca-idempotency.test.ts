@@ -11,7 +11,8 @@ import { LocalCaIssuer, issuedUnderKeyName } from '../../shared/adapters/local/l
 import { closeDatabase, openDatabase, type Database } from '../../shared/adapters/local/sqlite-database';
 import { SqliteKeyStore } from '../../shared/adapters/local/sqlite-key-store';
 import { fixedClock } from '../../shared/domain/clock';
-import type { CertificateRequest, IssuedCertificate } from '../../shared/ports/issuer';
+import type { IssuedCertificate } from '../../shared/ports/issuer';
+import { aCertificateRequest } from '../support/issuer-builders';
 
 const NOW = '2031-03-04T05:06:07.890Z';
 const ROTATION = 'sweep-1:web';
@@ -40,18 +41,7 @@ function aProcess(): { issuer: LocalCaIssuer; keyStore: SqliteKeyStore; db: Data
   return { issuer: new LocalCaIssuer({ keyStore, clock: fixedClock(NOW) }), keyStore, db };
 }
 
-function aRequest(overrides: Partial<CertificateRequest> = {}): CertificateRequest {
-  return {
-    tenantId: 'contoso',
-    certificateId: 'web',
-    commonName: 'www.contoso.test',
-    dnsNames: ['www.contoso.test'],
-    ipAddresses: [],
-    keyType: 'ec-p256',
-    validityDays: 90,
-    ...overrides,
-  };
-}
+const aRequest = aCertificateRequest;
 
 function serialOf(issued: IssuedCertificate): string {
   return new X509Certificate(issued.certificatePem).serialNumber;

@@ -1,4 +1,6 @@
 /** Builders for ACME issuer tests against the Pebble lab. */
+import * as acme from 'acme-client';
+import type { InternalAxiosRequestConfig } from 'axios';
 import { fixedClock } from '../../shared/domain/clock';
 import { AcmeIssuer, type AcmeIssuerOptions } from '../../shared/adapters/acme/acme-issuer';
 import type { PebbleHandle } from '../../shared/demo/pebble-lab';
@@ -33,4 +35,43 @@ export function anHttp01Issuer(pebble: PebbleHandle, http: HttpChallengeResponde
 /** A request for `dnsNames` (the first names the certificate) of tenant contoso. */
 export function aRequestFor(dnsNames: string[]): CertificateRequest {
   return { tenantId: 'contoso', certificateId: dnsNames[0], commonName: dnsNames[0], dnsNames, ipAddresses: [], keyType: 'ec-p256', validityDays: 90 };
+}
+
+/**
+ * Every request acme-client sends ("METHOD url"), in order, to count orders at the CA (a POST to
+ * Pebble's newOrder URL is one order). `onRequest` may act on a request (abort a "crash"). Start
+ * Pebble with `PEBBLE_WFE_NONCEREJECT: '0'`: a resent badNonce request would count twice.
+ */
+export class AcmeRequestLog {
+  requests: string[] = [];
+  onRequest: (config: InternalAxiosRequestConfig) => void = () => undefined;
+  readonly newOrderUrl: string;
+  private readonly interceptor: number;
+
+  constructor(pebble: PebbleHandle) {
+    this.newOrderUrl = `${new URL(pebble.directoryUrl).origin}/order-plz`;
+    this.interceptor = acme.axios.interceptors.request.use((config) => {
+      this.requests.push(`${(config.method ?? 'get').toUpperCase()} ${config.url}`);
+      this.onRequest(config);
+      return config;
+    });
+  }
+
+  /** Forgets what was recorded and the request hook (between tests). */
+  reset(): void {
+    this.requests = [];
+    this.onRequest = () => undefined;
+  }
+
+  posts(prefix: string): string[] {
+    return this.requests.filter((r) => r.startsWith(`POST ${prefix}`));
+  }
+
+  newOrders(): number {
+    return this.requests.filter((r) => r === `POST ${this.newOrderUrl}`).length;
+  }
+
+  stop(): void {
+    acme.axios.interceptors.request.eject(this.interceptor);
+  }
 }

@@ -10,6 +10,7 @@
  * judged from what the clients actually saw.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { askChild } from './child-ipc';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -341,24 +342,7 @@ function forkLoadChild(): ChildProcess {
 }
 
 function ask<R extends { kind: string }>(child: ChildProcess, message: object, replyKind: R['kind'], timeoutMs = 60_000): Promise<R> {
-  return new Promise<R>((resolve, reject) => {
-    const timer = setTimeout(() => done(new Error(`load child: no '${replyKind}' reply within ${timeoutMs} ms`)), timeoutMs);
-    const onMessage = (reply: { kind: string; message?: string }): void => {
-      if (reply.kind === replyKind) done(null, reply as R);
-      else if (reply.kind === 'error') done(new Error(`load child: ${reply.message}`));
-    };
-    const onExit = (code: number | null): void => done(new Error(`load child exited (code ${code}) before replying '${replyKind}'`));
-    function done(err: Error | null, value?: R): void {
-      clearTimeout(timer);
-      child.off('message', onMessage);
-      child.off('exit', onExit);
-      if (err) reject(err);
-      else resolve(value!);
-    }
-    child.on('message', onMessage);
-    child.once('exit', onExit);
-    child.send(message);
-  });
+  return askChild<R>(child, 'load child', message, replyKind, timeoutMs);
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
