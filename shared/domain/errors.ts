@@ -28,6 +28,9 @@ export class InvalidEventError extends PermanentError {
 
 export class MalformedCertificateError extends PermanentError {}
 
+/** An event names something (an endpoint, a certificate) that is not its tenant's: forged or misrouted. */
+export class TenantScopeError extends PermanentError {}
+
 export class ConfigError extends CertopsError {
   constructor(
     readonly source: string,

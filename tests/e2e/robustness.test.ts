@@ -58,7 +58,11 @@ beforeAll(async () => {
   }
   const config = aTestConfig(dir, {
     discovery: { concurrency: 8, connectTimeoutMs: CONNECT_TIMEOUT_MS, handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS },
-    tenants: [{ id: 'acme', assignee: { name: 'Carol' }, trustedCaFiles: [path.join(dir, 'ca.pem')], endpoints }],
+    tenants: [
+      { id: 'acme', assignee: { name: 'Carol' }, trustedCaFiles: [path.join(dir, 'ca.pem')], endpoints },
+      // Only fed by the injected observation below (not swept): events may name only a tenant's own endpoints.
+      { id: 'lab', assignee: { name: 'Carol' }, endpoints: [{ host: 'broken.acme.test', port: 443 }] },
+    ],
   });
   runtime = createEmbeddedRuntime(config, {
     logger: createLogger({ level: 'silent' }),
@@ -89,7 +93,7 @@ beforeAll(async () => {
       type: EVENT_TYPES.endpointDiscovered,
       source: '/certops/discover',
       time: new Date(),
-      tenantId: 'acme',
+      tenantId: 'lab',
       correlationId: 'c-2',
       data: {
         sweepId: 'foreign',
@@ -102,7 +106,7 @@ beforeAll(async () => {
   ]);
 
   const started = Date.now();
-  await runtime.pipeline.sweep({ reason: 'robustness' });
+  await runtime.pipeline.sweep({ reason: 'robustness', tenantIds: ['acme'] });
   sweepMs = Date.now() - started;
 });
 
@@ -125,7 +129,7 @@ it.each([
   ['a name that does not resolve', 'nowhere.acme.test', 'unobserved', ['name-resolution-failed']],
   ['a malformed certificate', 'broken.acme.test', 'unobserved', ['malformed-certificate']],
 ])('When it meets %s (%s), then it records %s with %j', async (_case, host, status, codes) => {
-  const rows = (await inventory(runtime.deps.store, ['acme'])).filter((r) => r.endpoint.startsWith(`${host}:`));
+  const rows = (await inventory(runtime.deps.store, ['acme', 'lab'])).filter((r) => r.endpoint.startsWith(`${host}:`));
   expect(rows).toHaveLength(1);
   expect(rows[0].status).toBe(status);
   expect(rows[0].findings.map((f) => f.code)).toEqual(codes);

@@ -10,7 +10,7 @@
 import { parseCertificate, summarize, type Certificate } from '../../domain/certificate';
 import { addressFindings, certificateFindings, sharedCertificateFinding } from '../../domain/certificate-findings';
 import type { CloudEvent } from '../../domain/events';
-import { errorMessage, PermanentError } from '../../domain/errors';
+import { errorMessage } from '../../domain/errors';
 import { finding, type Finding } from '../../domain/finding';
 import { probeFailureFinding, resolutionFailureFinding } from '../../domain/reachability-findings';
 import { assessExpiry } from '../../domain/renewal';
@@ -22,6 +22,7 @@ import { EVENT_TYPES } from '../topology';
 import { IssuerCertificateCache } from '../issuer-certificate-cache';
 import { dns01ReadinessFindings } from '../dns01-check';
 import { caRenewalView } from '../ari-watch';
+import { assertOwnEndpoint, scopedTenant } from '../tenant-scope';
 
 const issuers = new IssuerCertificateCache();
 
@@ -33,8 +34,8 @@ interface Assessed {
 export async function analyze(event: CloudEvent, ctx: StageContext): Promise<CloudEvent[]> {
   const data = event.data as EndpointDiscovered;
   const { endpoint, sweepId } = data;
-  const tenant = ctx.deps.tenants.get(ctx.tenantId);
-  if (!tenant) throw new PermanentError(`tenant ${ctx.tenantId} is not configured; its observation of ${endpoint.endpointId} cannot be analyzed`);
+  const tenant = scopedTenant(ctx);
+  assertOwnEndpoint(ctx, endpoint);
   const now = ctx.deps.clock.now();
   const anchors = await ctx.deps.trustAnchors(ctx.tenantId);
   const policy = tenant.policy?.renewal;

@@ -12,6 +12,7 @@ import type { AddressObservation, DiscoveryRequested, EndpointDiscovered } from 
 import type { StageContext } from '../stage';
 import { EVENT_TYPES } from '../topology';
 import { mapBounded } from '../bounded';
+import { assertOwnEndpoint } from '../tenant-scope';
 
 /**
  * Addresses of one name probed at once. The stage's concurrency bounds endpoints; this bounds a
@@ -21,6 +22,7 @@ const ADDRESSES_IN_FLIGHT = 8;
 
 export async function discover(event: CloudEvent, ctx: StageContext): Promise<CloudEvent[]> {
   const { sweepId, endpoint } = event.data as DiscoveryRequested;
+  assertOwnEndpoint(ctx, endpoint); // never probe what another tenant (or a forger) names
   const { resolver, prober, discovery, clock } = ctx.deps;
   const observedAt = clock.now().toISOString();
 

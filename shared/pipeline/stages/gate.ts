@@ -9,19 +9,19 @@
  * recorded gives its claim back for the retry (claims.ts).
  */
 import type { CloudEvent } from '../../domain/events';
-import { PermanentError } from '../../domain/errors';
 import { decideGate, type GateDecision } from '../../domain/gate-policy';
 import type { GatedRenewal, RenewalRequested } from '../event-data';
 import type { StageContext } from '../stage';
 import { EVENT_TYPES } from '../topology';
 import { underClaim } from '../claims';
+import { assertOwnCertificate, scopedTenant } from '../tenant-scope';
 
 const LEVEL_RANK = { L0: 0, L1: 1, L2: 2, L3: 3 } as const;
 
 export async function gate(event: CloudEvent, ctx: StageContext): Promise<CloudEvent[]> {
   const request = event.data as RenewalRequested;
-  const tenant = ctx.deps.tenants.get(ctx.tenantId);
-  if (!tenant) throw new PermanentError(`tenant ${ctx.tenantId} is not configured; renewal of ${request.certificateId} cannot be gated`);
+  const tenant = scopedTenant(ctx);
+  assertOwnCertificate(ctx, request.certificateId);
   const subject = `certificate ${request.certificateId} (${request.reason})`;
   const decisions: GateDecision[] = (['renew', 'rotate'] as const).map((action) =>
     decideGate({ tenantId: ctx.tenantId, action, tenantLevels: tenant.policy?.gate, assignee: tenant.assignee, subject }),

@@ -18,22 +18,26 @@ import type { CertificateAnalyzed, GatedRenewal, RotationCompleted, RotationFail
 import type { StageContext } from '../stage';
 import { EVENT_TYPES } from '../topology';
 import { endpointRef } from '../endpoints';
+import { assertOwnCertificate, assertOwnEndpoint, scopedTenant } from '../tenant-scope';
 
 export async function notify(event: CloudEvent, ctx: StageContext): Promise<CloudEvent[]> {
-  const tenant = ctx.deps.tenants.get(ctx.tenantId);
-  if (!tenant) throw new PermanentError(`tenant ${ctx.tenantId} is not configured; cannot tell anybody about ${event.type}`);
+  const tenant = scopedTenant(ctx);
   switch (event.type) {
     case EVENT_TYPES.certificateAnalyzed:
+      assertOwnEndpoint(ctx, (event.data as CertificateAnalyzed).endpoint);
       await onAnalyzed(event.data as CertificateAnalyzed, tenant, event, ctx);
       break;
     case EVENT_TYPES.rotationCompleted:
+      assertOwnCertificate(ctx, (event.data as RotationCompleted).certificateId);
       await onRotationCompleted(event.data as RotationCompleted, tenant, event, ctx);
       break;
     case EVENT_TYPES.rotationFailed:
+      assertOwnCertificate(ctx, (event.data as RotationFailed).certificateId);
       await onRotationFailed(event.data as RotationFailed, tenant, event, ctx);
       break;
     case EVENT_TYPES.approvalRequested:
     case EVENT_TYPES.recommendationIssued:
+      assertOwnCertificate(ctx, (event.data as GatedRenewal).certificateId);
       await onGated(event.data as GatedRenewal, event.type === EVENT_TYPES.approvalRequested, tenant, event, ctx);
       break;
   }

@@ -8,18 +8,16 @@
  * Idempotency key: the rotation id `<sweepId>:<certificateId>` (one request, one rotation).
  */
 import type { CloudEvent } from '../../domain/events';
-import { PermanentError } from '../../domain/errors';
 import type { GatedRenewal } from '../event-data';
 import { rotateCertificate } from '../rotation-engine';
 import type { StageContext } from '../stage';
+import { assertOwnCertificate, scopedTenant } from '../tenant-scope';
 
 export async function rotate(event: CloudEvent, ctx: StageContext): Promise<CloudEvent[]> {
   const request = event.data as GatedRenewal;
-  const tenant = ctx.deps.tenants.get(ctx.tenantId);
-  const managed = tenant?.managedCertificates?.find((m) => m.id === request.certificateId);
-  if (!tenant || !managed) {
-    throw new PermanentError(`certificate ${request.certificateId} of tenant ${ctx.tenantId} is not configured as managed; nothing to rotate`);
-  }
+  const tenant = scopedTenant(ctx);
+  assertOwnCertificate(ctx, request.certificateId);
+  const managed = tenant.managedCertificates!.find((m) => m.id === request.certificateId)!;
   return rotateCertificate(ctx, tenant, managed, {
     rotationId: `${request.sweepId}:${managed.id}`,
     reason: request.reason,
