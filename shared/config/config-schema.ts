@@ -215,6 +215,7 @@ const tenant: Schema = {
       description: 'lower-case letters, digits and hyphens, not starting with a hyphen, at most 63',
     },
     name: nonEmptyString,
+    entraTenantId: { type: 'string', pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$', description: "the client's Microsoft Entra tenant id (a GUID)" },
     assignee: contact,
     escalation: contact,
     policy,

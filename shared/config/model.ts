@@ -143,6 +143,8 @@ export interface AcmeSettings {
 export interface TenantConfig {
   id: string;
   name?: string;
+  /** The client's Microsoft Entra tenant (a GUID), for calls into it (Graph, its Azure resources). */
+  entraTenantId?: string;
   assignee: Contact;
   escalation?: Contact;
   policy?: TenantPolicy;

@@ -78,7 +78,7 @@ it('When the Functions host loads the app, then every stage is registered exactl
       type: 'serviceBusTrigger',
       topicName: topicOf(t),
       subscriptionName: s.name,
-      connection: 'CERTOPS_SERVICE_BUS_CONNECTION',
+      connection: 'CERTOPS_SERVICE_BUS',
     })),
   ]);
   const actual = registered.map((r) => {
