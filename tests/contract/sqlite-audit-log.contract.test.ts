@@ -1,0 +1,37 @@
+/** The AuditLog contract against SqliteAuditLog: every log of a test opens the same file. */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { canonicalJson } from '../../shared/domain/audit-chain';
+import { SqliteAuditLog } from '../../shared/adapters/local/sqlite-audit-log';
+import { closeDatabase, openDatabase } from '../../shared/adapters/local/sqlite-database';
+import { auditLogContract } from './audit-log.contract';
+
+let dir: string;
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'certops-audit-contract-'));
+});
+afterEach(() => {
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+auditLogContract('SqliteAuditLog', async ({ clock, key }) => {
+  const db = openDatabase(path.join(dir, 'certops.db'));
+  let closed = false;
+  return {
+    log: new SqliteAuditLog(db, clock, key),
+    async overwrite(record) {
+      db.prepare(
+        `UPDATE audit_records SET at = ?, kind = ?, actor = ?, correlation_id = ?, data = ?, prev_hash = ?, hash = ?
+         WHERE tenant_id = ? AND seq = ?`,
+      ).run(record.at, record.kind, record.actor, record.correlationId, canonicalJson(record.data), record.prevHash, record.hash, record.tenantId, record.seq);
+    },
+    async remove(tenantId, seq) {
+      db.prepare('DELETE FROM audit_records WHERE tenant_id = ? AND seq = ?').run(tenantId, seq);
+    },
+    async close() {
+      if (!closed) closeDatabase(db);
+      closed = true;
+    },
+  };
+});
