@@ -3,37 +3,27 @@
  * SQLite store, audit log, key store and bus in the data directory, the system resolver behind
  * the config's static host map, real TLS probes, certops' own local CA and the tenants' ACME CAs,
  * files deployment and console / outbox / signed-webhook notifications. The Azure composition
- * comes with the Azure adapters (issue 5) and plugs the same PipelineDeps.
+ * (composition-azure.ts) plugs the Azure adapters into the same PipelineDeps.
  */
-import { getServers } from 'node:dns';
-import { readFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import type { CertopsConfig } from './config/model';
 import { systemClock, type Clock } from './domain/clock';
-import { mergeTrustAnchors, systemTrustAnchors, trustAnchorsFromPem, type TrustAnchors } from './domain/chain';
 import { createLogger, type Logger } from './observability/logger';
-import type { Issuer } from './ports/issuer';
-import type { Notifier } from './ports/notifier';
 import type { Resolver } from './ports/resolver';
-import { DnsCnameLookup } from './adapters/acme/dns-cname-lookup';
-import { TenantAcmeIssuer } from './adapters/acme/tenant-acme-issuer';
-import type { DnsRecordLookup } from './ports/dns-record-lookup';
 import { ConfigTenantDirectory } from './adapters/local/config-tenant-directory';
-import { ConsoleNotifier } from './adapters/local/console-notifier';
 import { FilesDeployer } from './adapters/local/files-deployer';
 import { RoutingDeployer } from './adapters/routing/routing-deployer';
-import { LocalCaIssuer } from './adapters/local/local-ca-issuer';
-import { OutboxNotifier } from './adapters/local/outbox-notifier';
 import { auditChainKey, SqliteAuditLog } from './adapters/local/sqlite-audit-log';
 import { SqliteCertificateStore } from './adapters/local/sqlite-certificate-store';
 import { closeDatabase, openDatabase } from './adapters/local/sqlite-database';
 import { SqliteEventBus } from './adapters/local/sqlite-event-bus';
 import { loadOrCreateMasterKey, SqliteKeyStore } from './adapters/local/sqlite-key-store';
 import { SqliteAcmeOrderJournal } from './adapters/local/sqlite-order-journal';
-import { WebhookNotifier } from './adapters/local/webhook-notifier';
 import { StaticResolver, SystemResolver } from './adapters/tls/system-resolver';
 import { TlsProber } from './adapters/tls/tls-prober';
+import { buildIssuers, buildNotifiers, DEFAULT_ROTATION, dnsLookupFor, trustAnchorsFor } from './composition-common';
 import { EmbeddedPipeline, embeddedRoutes } from './pipeline/embedded-pipeline';
 import type { PipelineDeps, RotationOptions } from './pipeline/stage';
 import type { StageName } from './pipeline/topology';
@@ -69,19 +59,6 @@ export interface EmbeddedRuntime {
   close(): Promise<void>;
 }
 
-/** The lease matches the embedded bus lock (30 s): a crashed rotation's redelivery finds it run out. */
-const DEFAULT_ROTATION: RotationOptions = {
-  verifyTimeoutMs: 10_000,
-  verifyInitialDelayMs: 50,
-  verifyMaxDelayMs: 1_000,
-  verifyConfirmations: 2,
-  // Old nginx workers accept for up to ~130 ms after a reload (more on a busy machine).
-  verifySettleMs: 250,
-  leaseMs: 30_000,
-  maxLeaseWaitMs: 120_000,
-  canaryThreshold: 3,
-};
-
 export function createEmbeddedRuntime(config: CertopsConfig, options: EmbeddedOptions = {}): EmbeddedRuntime {
   const env = options.env ?? process.env;
   const clock = options.clock ?? systemClock;
@@ -100,53 +77,9 @@ export function createEmbeddedRuntime(config: CertopsConfig, options: EmbeddedOp
     ...options.bus,
   });
   const tenants = new ConfigTenantDirectory(config.tenants);
-  const localCa = new LocalCaIssuer({ keyStore, clock });
-  const acme = new TenantAcmeIssuer({ tenants, keyStore, journal: new SqliteAcmeOrderJournal(db), clock, env, logger });
-  const issuers = new Map<string, Issuer>([
-    [localCa.name, localCa],
-    [acme.name, acme],
-  ]);
-
-  const notifiers: Notifier[] = [];
-  const notify = options.notify ?? true;
-  if (notify && config.notifications.console && options.consoleStream !== null) notifiers.push(new ConsoleNotifier({ stream: options.consoleStream ?? process.stdout }));
+  const { issuers, close: closeIssuers } = buildIssuers({ tenants, keyStore, journal: new SqliteAcmeOrderJournal(db), clock, env, logger });
+  const notifiers = buildNotifiers(config, { env, notify: options.notify, consoleStream: options.consoleStream });
   const outboxFile = config.notifications.outboxFile ?? null;
-  if (notify && outboxFile) notifiers.push(new OutboxNotifier({ file: outboxFile }));
-  if (notify && config.notifications.webhook) {
-    const secret = env[config.notifications.webhook.secretEnv];
-    if (!secret) throw new Error(`notifications.webhook.secretEnv names ${config.notifications.webhook.secretEnv}, which is not set; set it to the webhook's shared secret`);
-    notifiers.push(new WebhookNotifier({ url: config.notifications.webhook.url, secret }));
-  }
-
-  const tenantAnchorPems = new Map<string, string[]>();
-  const anchorCache = new Map<string, TrustAnchors>();
-  const trustAnchors = async (tenantId: string): Promise<TrustAnchors> => {
-    let filePems = tenantAnchorPems.get(tenantId);
-    if (!filePems) {
-      filePems = (tenants.get(tenantId)?.trustedCaFiles ?? []).map((f) => readFileSync(f, 'utf8'));
-      tenantAnchorPems.set(tenantId, filePems);
-    }
-    const issuerPems = (await Promise.all([...issuers.values()].map((i) => i.trustAnchorsPem(tenantId)))).flat();
-    const key = `${tenantId}|${issuerPems.join('')}`;
-    let anchors = anchorCache.get(key);
-    if (!anchors) {
-      anchors = mergeTrustAnchors(systemTrustAnchors(), trustAnchorsFromPem([...filePems, ...issuerPems]));
-      anchorCache.set(key, anchors);
-    }
-    return anchors;
-  };
-
-  const lookups = new Map<string, DnsRecordLookup>();
-  const dnsLookup = (tenantId: string): DnsRecordLookup => {
-    const server = tenants.get(tenantId)?.acme?.dns01?.resolver;
-    const key = server ?? '(system)';
-    let lookup = lookups.get(key);
-    if (!lookup) {
-      lookup = new DnsCnameLookup(server ? [server] : getServers());
-      lookups.set(key, lookup);
-    }
-    return lookup;
-  };
 
   const chosen: PipelineDeps = {
     clock,
@@ -162,8 +95,8 @@ export function createEmbeddedRuntime(config: CertopsConfig, options: EmbeddedOp
     notifiers,
     discovery: config.discovery,
     rotation: { ...DEFAULT_ROTATION, ...options.rotation },
-    trustAnchors,
-    dnsLookup,
+    trustAnchors: trustAnchorsFor(tenants, issuers),
+    dnsLookup: dnsLookupFor(tenants),
   };
   const deps = options.decorate ? options.decorate(chosen) : chosen;
   const pipeline = new EmbeddedPipeline(deps, bus, options.observer);
@@ -176,7 +109,7 @@ export function createEmbeddedRuntime(config: CertopsConfig, options: EmbeddedOp
     outboxFile,
     close: async () => {
       await pipeline.stop();
-      await acme.close();
+      await closeIssuers();
       closeDatabase(db);
     },
   };
