@@ -1,12 +1,16 @@
 /**
  * Azure Functions entry point (v4 programming model; package.json "main" points at its build).
- * Until the Azure adapters land (issue 5), the runtime behind the triggers is the embedded one,
- * configured by CERTOPS_CONFIG: what a triggered stage emits goes onto the embedded bus, whose
- * workers (started here) carry it through the following stages in this process.
+ * CERTOPS_RUNTIME picks what runs behind the triggers:
+ * - azure: the Azure composition (Cosmos DB, Service Bus, Key Vault through the Function App's
+ *   managed identity); the host runs every trigger, stages publish to Service Bus;
+ * - embedded (default, for a developer's machine): the embedded runtime configured by
+ *   CERTOPS_CONFIG, whose bus workers carry a triggered stage's output through the next stages.
  */
 import { app } from '@azure/functions';
+import { AzureCredentials } from '../shared/adapters/azure/identity';
 import { loadConfig } from '../shared/config/load-config';
 import { readSettings } from '../shared/config/settings';
+import { createAzureRuntime } from '../shared/composition-azure';
 import { createEmbeddedRuntime } from '../shared/composition-root';
 import { createLogger } from '../shared/observability/logger';
 import { registerStages, type FunctionsRuntime } from './register';
@@ -14,25 +18,30 @@ import { registerStages, type FunctionsRuntime } from './register';
 const settings = readSettings(process.env);
 let runtime: Promise<FunctionsRuntime & { close(): Promise<void> }> | null = null;
 
+async function start(): Promise<FunctionsRuntime & { close(): Promise<void> }> {
+  const logger = createLogger({ level: settings.logLevel });
+  const config = loadConfig(settings.configFile);
+  if (settings.runtime === 'azure' && settings.azure) {
+    return createAzureRuntime(config, settings.azure, { credentials: new AzureCredentials({ clientAppId: settings.azure.clientAppId }), logger });
+  }
+  const embedded = createEmbeddedRuntime(config, { logger });
+  embedded.pipeline.start();
+  return { deps: embedded.deps, bus: embedded.bus, close: embedded.close };
+}
+
 registerStages(app, {
   connection: settings.serviceBusConnectionSetting,
   env: process.env,
   runtime: () => {
-    runtime ??= Promise.resolve()
-      .then(() => {
-        const embedded = createEmbeddedRuntime(loadConfig(settings.configFile), { logger: createLogger({ level: settings.logLevel }) });
-        embedded.pipeline.start();
-        return { deps: embedded.deps, bus: embedded.bus, close: embedded.close };
-      })
-      .catch((err: unknown) => {
-        runtime = null; // a failed start (bad config, missing secret) is retried on the next invocation
-        throw err;
-      });
+    runtime ??= start().catch((err: unknown) => {
+      runtime = null; // a failed start (bad config, missing secret) is retried on the next invocation
+      throw err;
+    });
     return runtime;
   },
 });
 
-// The host stops the worker: settle in-flight messages and close the database.
+// The host stops the worker: settle in-flight messages and close what the runtime holds.
 app.hook.appTerminate(async () => {
   const current = runtime;
   runtime = null;

@@ -30,6 +30,12 @@ export interface FunctionsApp {
 export interface FunctionsRuntime {
   deps: PipelineDeps;
   bus: EventBus;
+  /**
+   * Records a refused message with its reason (the Azure runtime: on the dead-letter topic), so
+   * the invocation can complete instead of failing into a reasonless dead letter. Absent on the
+   * embedded fallback, where the invocation fails and Service Bus dead-letters after its count.
+   */
+  deadLetter?(entry: { topic: string; subscription: string; reason: string; description: string; body: unknown }): Promise<void>;
 }
 
 export interface RegistrationOptions {
@@ -74,13 +80,19 @@ export function registerStages(app: FunctionsApp, options: RegistrationOptions):
         topicName: topic,
         subscriptionName: definition.name,
         handler: async (message, context) => {
-          const { deps, bus } = await options.runtime();
+          const runtime = await options.runtime();
+          const { deps, bus } = runtime;
           const outcome = await runStage(definition.name, handler, message, deps);
           if (outcome.kind === 'dead-letter') {
-            // The trigger binding cannot dead-letter with a reason; failing the invocation makes
-            // Service Bus redeliver up to maxDeliveryCount and then dead-letter it (settlement with
-            // the reason comes with the Service Bus SDK binding, issue 5). Logged with the reason.
             context.error(`dead-lettering ${context.invocationId}: ${outcome.reason}: ${outcome.description}`);
+            // The Node trigger binding settles by the invocation's result (explicit settlement
+            // through SDK-type bindings is a preview): the message is recorded with its reason on
+            // the dead-letter topic, and the invocation completes. Without that topic, failing
+            // makes Service Bus redeliver up to maxDeliveryCount, then dead-letter it (no reason).
+            if (runtime.deadLetter) {
+              await runtime.deadLetter({ topic, subscription: definition.name, reason: outcome.reason, description: outcome.description, body: message });
+              return;
+            }
             throw new DeadLetteredError(outcome.reason, outcome.description);
           }
           await publishEvents(bus, outcome.emitted);

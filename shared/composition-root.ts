@@ -11,6 +11,7 @@ import type { Writable } from 'node:stream';
 import type { CertopsConfig } from './config/model';
 import { systemClock, type Clock } from './domain/clock';
 import { createLogger, type Logger } from './observability/logger';
+import type { Deployer } from './ports/deployer';
 import type { Resolver } from './ports/resolver';
 import { ConfigTenantDirectory } from './adapters/local/config-tenant-directory';
 import { FilesDeployer } from './adapters/local/files-deployer';
@@ -39,6 +40,8 @@ export interface EmbeddedOptions {
   /** false for read-only commands (report, audit): no channel is built, so none needs its secret. */
   notify?: boolean;
   rotation?: Partial<RotationOptions>;
+  /** Deployers for target types beyond files (e.g. a KeyVaultDeployer on a host that reaches the vault). */
+  deployers?: Deployer[];
   bus?: { maxDeliveryCount?: number; retryBaseDelayMs?: number; lockDurationMs?: number };
   /**
    * Wraps the chosen dependencies before the pipeline is built (crash and fault tests put a
@@ -90,7 +93,7 @@ export function createEmbeddedRuntime(config: CertopsConfig, options: EmbeddedOp
     resolver: options.resolver ?? new StaticResolver(config.hosts ?? {}, new SystemResolver()),
     prober: new TlsProber(),
     issuers,
-    deployer: new RoutingDeployer([new FilesDeployer({ logger })]),
+    deployer: new RoutingDeployer([new FilesDeployer({ logger }), ...(options.deployers ?? [])]),
     keys: keyStore,
     notifiers,
     discovery: config.discovery,

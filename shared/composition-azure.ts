@@ -1,0 +1,179 @@
+/**
+ * The Azure composition: the same PipelineDeps as the embedded runtime, on the Azure adapters.
+ * Cosmos DB holds the inventory, the rotation state, the ACME order journal and the audit chains
+ * (containers from the Pulumi program); Service Bus carries the events (the Functions host runs
+ * the triggers; this bus only publishes, and records dead letters with their reason); Key Vault
+ * holds every key (the local CA's, ACME accounts', a rotation's staged key) and receives
+ * certificates for services bound to it. Every client authenticates with the platform identity.
+ *
+ * Clients are injectable: tests point them at the stand-ins (the Cosmos test server, the AMQP
+ * broker, the Key Vault stub) with a fake credential; production builds them from settings.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Writable } from 'node:stream';
+import type { CosmosClient, Container } from '@azure/cosmos';
+import { ServiceBusClient } from '@azure/service-bus';
+import type { CertopsConfig } from './config/model';
+import type { AzureSettings } from './config/settings';
+import { systemClock, type Clock } from './domain/clock';
+import { ConfigError } from './domain/errors';
+import { createLogger, type Logger } from './observability/logger';
+import type { Deployer } from './ports/deployer';
+import type { KeyStore } from './ports/key-store';
+import type { CertificateStore } from './ports/certificate-store';
+import type { Resolver } from './ports/resolver';
+import { CosmosAuditLog } from './adapters/azure/cosmos-audit-log';
+import { CosmosCertificateStore } from './adapters/azure/cosmos-certificate-store';
+import { CosmosAcmeOrderJournal } from './adapters/azure/cosmos-order-journal';
+import { CosmosPlatformAdmin } from './adapters/azure/cosmos-platform-admin';
+import { cosmosClientFor } from './adapters/azure/cosmos-setup';
+import type { CredentialProvider } from './adapters/azure/identity';
+import { createKeyVaultClients, type KeyVaultClients } from './adapters/azure/key-vault-clients';
+import { KeyVaultDeployer } from './adapters/azure/key-vault-deployer';
+import { KeyVaultKeyStore } from './adapters/azure/key-vault-key-store';
+import { COSMOS_CONTAINERS, DEAD_LETTER_SUBSCRIPTION, DEAD_LETTER_TOPIC } from './adapters/azure/layout';
+import { ServiceBusEventBus } from './adapters/azure/service-bus-event-bus';
+import { ConfigTenantDirectory } from './adapters/local/config-tenant-directory';
+import { FilesDeployer } from './adapters/local/files-deployer';
+import { RoutingDeployer } from './adapters/routing/routing-deployer';
+import { StaticResolver, SystemResolver } from './adapters/tls/system-resolver';
+import { TlsProber } from './adapters/tls/tls-prober';
+import { buildIssuers, buildNotifiers, DEFAULT_ROTATION, dnsLookupFor, trustAnchorsFor } from './composition-common';
+import type { PipelineDeps, RotationOptions } from './pipeline/stage';
+import { routes } from './pipeline/topology';
+
+/** The platform's own keys live under this pseudo-tenant (never a configured tenant id: ids cannot start with '_'). */
+export const PLATFORM_TENANT = '_platform';
+const AUDIT_KEY_NAME = 'audit-chain-key';
+/** How long an instance waits for the one that won the audit key election to store it. */
+const AUDIT_KEY_WAIT_MS = 30_000;
+
+export interface AzureRuntimeOptions {
+  credentials: CredentialProvider;
+  clients?: {
+    cosmos?: CosmosClient;
+    serviceBus?: ServiceBusClient;
+    /** The SDK clients of a vault URL (the platform's, and any a key-vault target names). */
+    keyVault?: (vaultUrl: string) => KeyVaultClients;
+  };
+  env?: NodeJS.ProcessEnv;
+  clock?: Clock;
+  logger?: Logger;
+  resolver?: Resolver;
+  rotation?: Partial<RotationOptions>;
+  consoleStream?: Writable | null;
+  notify?: boolean;
+}
+
+export interface AzureRuntime {
+  config: CertopsConfig;
+  deps: PipelineDeps;
+  bus: ServiceBusEventBus;
+  /** Records an event a trigger refuses, with its reason, on the dead-letter topic (the binding cannot dead-letter with one). */
+  deadLetter(entry: { topic: string; subscription: string; reason: string; description: string; body: unknown }): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The Service Bus routes of the Azure runtime: the topology's, plus the dead-letter topic. */
+export function azureRoutes(): Array<{ topic: string; subscriptions: string[] }> {
+  return [...routes(), { topic: DEAD_LETTER_TOPIC, subscriptions: [DEAD_LETTER_SUBSCRIPTION] }];
+}
+
+export async function createAzureRuntime(config: CertopsConfig, settings: AzureSettings, options: AzureRuntimeOptions): Promise<AzureRuntime> {
+  const env = options.env ?? process.env;
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? createLogger();
+  const credential = options.credentials.platform();
+
+  const cosmos = options.clients?.cosmos ?? cosmosClientFor(settings.cosmosEndpoint, credential);
+  const database = cosmos.database(settings.cosmosDatabase);
+  const state: Container = database.container(COSMOS_CONTAINERS.state);
+  const auditContainer: Container = database.container(COSMOS_CONTAINERS.audit);
+  const admin = new CosmosPlatformAdmin({ state, audit: auditContainer });
+  const store = new CosmosCertificateStore(state, { clock, platformAdmin: admin });
+
+  const vaults = new Map<string, KeyVaultClients>();
+  const keyVault = (vaultUrl: string): KeyVaultClients => {
+    let clients = vaults.get(vaultUrl);
+    if (!clients) {
+      clients = options.clients?.keyVault?.(vaultUrl) ?? createKeyVaultClients(vaultUrl, credential);
+      vaults.set(vaultUrl, clients);
+    }
+    return clients;
+  };
+  const keyStore = new KeyVaultKeyStore(keyVault(settings.keyVaultUrl).secrets);
+  const audit = new CosmosAuditLog(auditContainer, clock, await auditChainKey(keyStore, store), { platformAdmin: admin });
+
+  const ownsServiceBus = !options.clients?.serviceBus;
+  const serviceBus =
+    options.clients?.serviceBus ??
+    ('fullyQualifiedNamespace' in settings.serviceBus
+      ? new ServiceBusClient(settings.serviceBus.fullyQualifiedNamespace, credential)
+      : new ServiceBusClient(settings.serviceBus.connectionString));
+  const bus = new ServiceBusEventBus({ client: serviceBus, routes: azureRoutes(), logger, clock });
+
+  const tenants = new ConfigTenantDirectory(config.tenants);
+  const { issuers, close: closeIssuers } = buildIssuers({ tenants, keyStore, journal: new CosmosAcmeOrderJournal(state), clock, env, logger });
+  const deployers: Deployer[] = [new KeyVaultDeployer({ clientsFor: keyVault, clock }), new FilesDeployer({ logger })];
+
+  const deps: PipelineDeps = {
+    clock,
+    logger,
+    tenants,
+    store,
+    audit,
+    resolver: options.resolver ?? new StaticResolver(config.hosts ?? {}, new SystemResolver()),
+    prober: new TlsProber(),
+    issuers,
+    deployer: new RoutingDeployer(deployers),
+    keys: keyStore,
+    notifiers: buildNotifiers(config, { env, notify: options.notify, consoleStream: options.consoleStream }),
+    discovery: config.discovery,
+    rotation: { ...DEFAULT_ROTATION, ...options.rotation },
+    trustAnchors: trustAnchorsFor(tenants, issuers),
+    dnsLookup: dnsLookupFor(tenants),
+  };
+  return {
+    config,
+    deps,
+    bus,
+    deadLetter: (entry) => bus.publishRaw(DEAD_LETTER_TOPIC, [{ ...entry, deadLetteredAt: clock.now().toISOString() }]),
+    close: async () => {
+      await bus.stop();
+      await closeIssuers();
+      if (ownsServiceBus) await serviceBus.close();
+      if (!options.clients?.cosmos) cosmos.dispose();
+    },
+  };
+}
+
+/**
+ * The HMAC key of the audit chains, kept in Key Vault. The first instance to start creates it:
+ * instances race, so one wins an election (a claim in Cosmos DB, which is atomic) and writes the
+ * key; the others wait for it. Two keys must never exist: records keyed with a lost one would
+ * fail verification forever.
+ */
+async function auditChainKey(keys: KeyStore, store: CertificateStore): Promise<Buffer> {
+  const stored = await keys.get(PLATFORM_TENANT, AUDIT_KEY_NAME);
+  if (stored) return decodeKey(stored);
+  if (await store.claim(PLATFORM_TENANT, `create:${AUDIT_KEY_NAME}`)) {
+    const key = randomBytes(32).toString('base64');
+    await keys.put(PLATFORM_TENANT, AUDIT_KEY_NAME, key);
+    return decodeKey(key);
+  }
+  const deadline = Date.now() + AUDIT_KEY_WAIT_MS;
+  while (Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    const written = await keys.get(PLATFORM_TENANT, AUDIT_KEY_NAME);
+    if (written) return decodeKey(written);
+  }
+  throw new ConfigError('Key Vault', [
+    `the audit chain key "${AUDIT_KEY_NAME}" was claimed by another instance but never written; if that instance died while creating it, release the claim (tenant ${PLATFORM_TENANT}) and restart`,
+  ]);
+}
+
+function decodeKey(base64: string): Buffer {
+  const key = Buffer.from(base64, 'base64');
+  if (key.length !== 32) throw new ConfigError('Key Vault', [`the audit chain key "${AUDIT_KEY_NAME}" is not 32 bytes of base64; restore it from backup`]);
+  return key;
+}
