@@ -5,6 +5,7 @@
  * stage runner the embedded runtime uses, and publish what the stage emits.
  */
 import type { InvocationContext, Timer } from '@azure/functions';
+import { DEFAULT_RETRY_BASE_DELAY_MS, DEFAULT_RETRY_MAX_DELAY_MS, retryDelayMs } from '../shared/domain/retry-backoff';
 import { runStage } from '../shared/pipeline/stage-runner';
 import { STAGE_HANDLERS } from '../shared/pipeline/stages';
 import { sweepRequests } from '../shared/pipeline/sweep';
@@ -62,12 +63,13 @@ export function registerStages(app: FunctionsApp, options: RegistrationOptions):
       app.timer(name, {
         schedule: options.env[definition.timer.scheduleSetting] ?? definition.timer.schedule,
         handler: async (_timer, context) => {
+          // One sweep request per tenant onto the stage's own topic: each tenant then gets the
+          // Service Bus trigger's retries and dead-lettering (a timer is never retried, so one
+          // tenant's transient failure here must not cancel the others' sweeps).
           const { deps, bus } = await options.runtime();
-          for (const request of sweepRequests(deps.tenants, deps.clock, { reason: 'schedule' })) {
-            const outcome = await runStage(definition.name, handler, request, deps);
-            if (outcome.kind === 'dead-letter') context.error(`sweep request for ${request.tenantid} failed: ${outcome.description}`);
-            else await publishEvents(bus, outcome.emitted);
-          }
+          const requests = sweepRequests(deps.tenants, deps.clock, { reason: 'schedule' });
+          await publishEvents(bus, requests);
+          context.log(`${requests.length} sweep requests published`);
         },
       });
       names.push(name);
@@ -82,7 +84,16 @@ export function registerStages(app: FunctionsApp, options: RegistrationOptions):
         handler: async (message, context) => {
           const runtime = await options.runtime();
           const { deps, bus } = runtime;
-          const outcome = await runStage(definition.name, handler, message, deps);
+          let outcome: Awaited<ReturnType<typeof runStage>>;
+          try {
+            outcome = await runStage(definition.name, handler, message, deps);
+          } catch (err) {
+            // A transient failure: the binding abandons the message and Service Bus delivers it
+            // again at once. Wait the embedded bus's backoff first (the host renews the lock).
+            const deliveryCount = Number(context.triggerMetadata?.deliveryCount ?? 1);
+            await new Promise((resolve) => setTimeout(resolve, retryDelayMs(deliveryCount, DEFAULT_RETRY_BASE_DELAY_MS, DEFAULT_RETRY_MAX_DELAY_MS)));
+            throw err;
+          }
           if (outcome.kind === 'dead-letter') {
             context.error(`dead-lettering ${context.invocationId}: ${outcome.reason}: ${outcome.description}`);
             // The Node trigger binding settles by the invocation's result (explicit settlement

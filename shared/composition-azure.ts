@@ -151,25 +151,34 @@ export async function createAzureRuntime(config: CertopsConfig, settings: AzureS
  * The HMAC key of the audit chains, kept in Key Vault. The first instance to start creates it:
  * instances race, so one wins an election (a claim in Cosmos DB, which is atomic) and writes the
  * key; the others wait for it. Two keys must never exist: records keyed with a lost one would
- * fail verification forever.
+ * fail verification forever. A winner that fails to write (Key Vault RBAC still propagating after
+ * the install) gives its claim back; a winner that died between claim and write is taken over once
+ * its waiters have waited `waitMs`. Everybody then uses what is stored, not what it generated.
  */
-async function auditChainKey(keys: KeyStore, store: CertificateStore): Promise<Buffer> {
-  const stored = await keys.get(PLATFORM_TENANT, AUDIT_KEY_NAME);
-  if (stored) return decodeKey(stored);
-  if (await store.claim(PLATFORM_TENANT, `create:${AUDIT_KEY_NAME}`)) {
-    const key = randomBytes(32).toString('base64');
-    await keys.put(PLATFORM_TENANT, AUDIT_KEY_NAME, key);
-    return decodeKey(key);
+export async function auditChainKey(keys: KeyStore, store: CertificateStore, waitMs = AUDIT_KEY_WAIT_MS): Promise<Buffer> {
+  const claim = `create:${AUDIT_KEY_NAME}`;
+  for (let election = 0; election < 2; election++) {
+    const stored = await keys.get(PLATFORM_TENANT, AUDIT_KEY_NAME);
+    if (stored) return decodeKey(stored);
+    if (await store.claim(PLATFORM_TENANT, claim)) {
+      try {
+        await keys.put(PLATFORM_TENANT, AUDIT_KEY_NAME, randomBytes(32).toString('base64'));
+      } catch (err) {
+        await store.releaseClaim(PLATFORM_TENANT, claim).catch(() => undefined);
+        throw err;
+      }
+      return decodeKey((await keys.get(PLATFORM_TENANT, AUDIT_KEY_NAME))!);
+    }
+    const deadline = Date.now() + waitMs;
+    while (Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(250, waitMs)));
+      const written = await keys.get(PLATFORM_TENANT, AUDIT_KEY_NAME);
+      if (written) return decodeKey(written);
+    }
+    // The winner never wrote it (it died between its claim and the write): elect again.
+    await store.releaseClaim(PLATFORM_TENANT, claim);
   }
-  const deadline = Date.now() + AUDIT_KEY_WAIT_MS;
-  while (Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 250));
-    const written = await keys.get(PLATFORM_TENANT, AUDIT_KEY_NAME);
-    if (written) return decodeKey(written);
-  }
-  throw new ConfigError('Key Vault', [
-    `the audit chain key "${AUDIT_KEY_NAME}" was claimed by another instance but never written; if that instance died while creating it, release the claim (tenant ${PLATFORM_TENANT}) and restart`,
-  ]);
+  throw new ConfigError('Key Vault', [`the audit chain key "${AUDIT_KEY_NAME}" could not be created in Key Vault; check the Function App identity's Key Vault Secrets Officer role`]);
 }
 
 function decodeKey(base64: string): Buffer {

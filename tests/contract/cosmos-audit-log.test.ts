@@ -44,6 +44,32 @@ describe('CosmosAuditLog head', () => {
   const readHead = async (audit: Container, tenantId: string) =>
     (await audit.item('head', tenantId).read<{ seq: number; hash: string }>()).resource;
 
+  it('When another instance appends while verify reads, then a healthy chain is not reported as truncated', async () => {
+    const writer = new CosmosAuditLog(auditContainer(), clock, key);
+    for (let n = 1; n <= 3; n++) await writer.append('contoso', anAuditEntry({ data: { n } }));
+    const audit = auditContainer();
+    // Another instance appends while this one reads: right after this one has listed the records.
+    const items = audit.items;
+    const query = items.query.bind(items);
+    let appended = false;
+    (items as unknown as { query: typeof items.query }).query = ((...args: Parameters<typeof items.query>) => {
+      const iterator = query(...args);
+      const fetchAll = iterator.fetchAll.bind(iterator);
+      iterator.fetchAll = async () => {
+        const listed = await fetchAll();
+        if (!appended) {
+          appended = true;
+          await writer.append('contoso', anAuditEntry({ data: { n: 4 } }));
+        }
+        return listed;
+      };
+      return iterator;
+    }) as typeof items.query;
+    const reader = new CosmosAuditLog(audit, clock, key);
+    expect(await reader.verify('contoso')).toMatchObject({ ok: true });
+    expect(appended).toBe(true);
+  });
+
   it('When a crash left a record past the head, then the next append, from another instance, builds on that record and repairs the head', async () => {
     const audit = auditContainer();
     const before = new CosmosAuditLog(audit, clock, key);

@@ -175,6 +175,24 @@ export function eventBusContract(name: string, target: EventBusContractTarget): 
       ]);
     });
 
+    it('When a handler keeps failing, then its redeliveries are spaced by a backoff, not immediate', async () => {
+      const bus = (await aWorld({ maxDeliveryCount: 4 })).aBus();
+      const at: number[] = [];
+      bus.subscribe('notify', ANALYZED, async () => {
+        at.push(Date.now());
+        throw new Error('the CA says: slow down');
+      });
+      bus.start();
+
+      await bus.publish(ANALYZED, [anEvent(8)]);
+      await bus.idle();
+
+      expect(at).toHaveLength(4);
+      // Jittered delays of up to 200, 400 and 800 ms (base 200): together well over 30 ms except
+      // with a vanishing probability; a transport that redelivers at once takes a few ms.
+      expect(at[3] - at[0]).toBeGreaterThan(30);
+    });
+
     it('When a handler is still running, then idle() does not resolve until it settles', async () => {
       const bus = (await aWorld()).aBus();
       let release!: () => void;

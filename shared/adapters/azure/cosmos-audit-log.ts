@@ -122,10 +122,13 @@ export class CosmosAuditLog implements AuditLog {
   }
 
   async verify(tenantId: string): Promise<AuditChainVerdict> {
+    // The head first: it only moves after its record exists, so every record it names is in the
+    // list read after it, even while another instance appends (the other order reports a healthy
+    // chain as truncated).
+    const head = await this.readHead(tenantId);
     const records = await this.list(tenantId);
     const verdict = verifyAuditChain(records, this.key);
     if (!verdict.ok) return verdict;
-    const head = await this.readHead(tenantId);
     const last = records.at(-1) ?? { seq: 0, hash: GENESIS_HASH };
     if (head && head.seq > last.seq) {
       return {

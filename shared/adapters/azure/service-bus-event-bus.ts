@@ -36,6 +36,7 @@ import { systemClock, type Clock } from '../../domain/clock';
 import { errorMessage } from '../../domain/errors';
 import type { CloudEvent } from '../../domain/events';
 import type { DeadLetter, EventBus, MessageHandler, ReceivedMessage, Settlement } from '../../ports/event-bus';
+import { DEFAULT_RETRY_BASE_DELAY_MS, DEFAULT_RETRY_MAX_DELAY_MS, retryDelayMs } from '../../domain/retry-backoff';
 import { SERVICE_BUS_SUBSCRIPTION_SETTINGS } from './layout';
 
 /** As the embedded bus: handlers run at once per subscription unless subscribe() says otherwise. */
@@ -68,6 +69,9 @@ export interface ServiceBusEventBusOptions {
   maxConcurrentCalls?: number;
   /** Must equal the subscriptions' MaxDeliveryCount (layout.ts). */
   maxDeliveryCount?: number;
+  /** Backoff before abandoning a failed message, as the embedded bus's (jittered, doubling, capped). */
+  retryBaseDelayMs?: number;
+  retryMaxDelayMs?: number;
   maxAutoLockRenewalDurationInMs?: number;
   idlePollIntervalInMs?: number;
   stopTimeoutInMs?: number;
@@ -95,6 +99,8 @@ export class ServiceBusEventBus implements EventBus {
   private readonly logger: ServiceBusEventBusLogger;
   private readonly defaultConcurrency: number;
   private readonly maxDeliveryCount: number;
+  private readonly retryBaseDelayMs: number;
+  private readonly retryMaxDelayMs: number;
   private readonly maxAutoLockRenewalMs: number;
   private readonly idlePollMs: number;
   private readonly stopTimeoutMs: number;
@@ -108,6 +114,8 @@ export class ServiceBusEventBus implements EventBus {
     this.logger = options.logger ?? silentLogger;
     this.defaultConcurrency = options.maxConcurrentCalls ?? DEFAULT_MAX_CONCURRENT_CALLS;
     this.maxDeliveryCount = options.maxDeliveryCount ?? SERVICE_BUS_SUBSCRIPTION_SETTINGS.maxDeliveryCount;
+    this.retryBaseDelayMs = options.retryBaseDelayMs ?? DEFAULT_RETRY_BASE_DELAY_MS;
+    this.retryMaxDelayMs = options.retryMaxDelayMs ?? DEFAULT_RETRY_MAX_DELAY_MS;
     this.maxAutoLockRenewalMs = options.maxAutoLockRenewalDurationInMs ?? DEFAULT_MAX_AUTO_LOCK_RENEWAL_MS;
     this.idlePollMs = options.idlePollIntervalInMs ?? DEFAULT_IDLE_POLL_INTERVAL_MS;
     this.stopTimeoutMs = options.stopTimeoutInMs ?? DEFAULT_STOP_TIMEOUT_MS;
@@ -299,7 +307,12 @@ export class ServiceBusEventBus implements EventBus {
       this.logger.warn({ ...log, reason }, 'handler failed on the last delivery; dead-lettering');
       return { kind: 'dead-letter', reason: MAX_DELIVERY_COUNT_EXCEEDED, description: reason };
     }
-    this.logger.warn({ ...log, reason }, 'handler failed; abandoning, Service Bus will deliver it again');
+    // Service Bus redelivers an abandoned message at once: wait the same jittered backoff as the
+    // embedded bus first (the SDK keeps renewing the lock), so a throttled CA or a lease held by
+    // another worker does not burn every delivery within milliseconds.
+    const delay = retryDelayMs(deliveryCount, this.retryBaseDelayMs, this.retryMaxDelayMs);
+    this.logger.warn({ ...log, reason, retryInMs: delay }, 'handler failed; abandoning after a backoff, Service Bus will deliver it again');
+    await new Promise((resolve) => setTimeout(resolve, delay));
     return { kind: 'abandon', reason };
   }
 }

@@ -29,17 +29,9 @@ import { errorMessage } from '../../domain/errors';
 import type { CloudEvent } from '../../domain/events';
 import type { DeadLetter, EventBus, MessageHandler, ReceivedMessage, Settlement } from '../../ports/event-bus';
 import type { Database } from './sqlite-database';
+import { DEFAULT_RETRY_BASE_DELAY_MS, DEFAULT_RETRY_MAX_DELAY_MS, retryDelayMs } from '../../domain/retry-backoff';
 
-/**
- * First retry waits up to 200 ms: long enough for a transient conflict (a busy file, a 409 from a
- * vault) to clear, short enough that the embedded demo does not look stuck.
- */
-export const DEFAULT_RETRY_BASE_DELAY_MS = 200;
-/**
- * Never more than 10 s between attempts: with the default 5 deliveries a failing message reaches
- * the dead-letter queue within about 20 s, where a human can see it.
- */
-export const DEFAULT_RETRY_MAX_DELAY_MS = 10_000;
+export { DEFAULT_RETRY_BASE_DELAY_MS, DEFAULT_RETRY_MAX_DELAY_MS, retryDelayMs } from '../../domain/retry-backoff';
 /** As Service Bus's default MaxDeliveryCount is 10; certops' topology asks for 5. */
 export const DEFAULT_MAX_DELIVERY_COUNT = 5;
 /** As Service Bus's default lock duration (PT30S)... the maximum there is 5 minutes. */
@@ -110,16 +102,6 @@ interface Held {
 }
 
 const silentLogger: BusLogger = { warn: () => undefined, error: () => undefined };
-
-/**
- * Backoff with full jitter (https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/):
- * uniform in [0, min(cap, base * 2^(attempt-1))], so that messages that failed together do not
- * retry together.
- */
-export function retryDelayMs(deliveryCount: number, baseMs: number, capMs: number, random = Math.random): number {
-  const ceiling = Math.min(capMs, baseMs * 2 ** Math.max(0, deliveryCount - 1));
-  return Math.floor(random() * ceiling);
-}
 
 export class SqliteEventBus implements EventBus {
   private readonly routes = new Map<string, string[]>();
