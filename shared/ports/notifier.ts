@@ -10,7 +10,7 @@ export interface Notification {
   /** Stable id: the same state change always has the same id (receivers deduplicate on it). */
   id: string;
   tenantId: string;
-  kind: 'certificate-state-changed' | 'rotation-completed' | 'rotation-failed' | 'approval-requested' | 'recommendation';
+  kind: 'certificate-state-changed' | 'rotation-completed' | 'rotation-failed' | 'approval-requested' | 'recommendation' | 'gate-changed' | 'digest';
   severity: 'info' | 'warning' | 'critical';
   title: string;
   text: string;
@@ -20,6 +20,17 @@ export interface Notification {
   facts: Record<string, string | number | boolean | null>;
   occurredAt: string;
   correlationId: string;
+  /**
+   * What the human can do about it (the L1 loop: Review, Override, Escalate; L2: Approve, Deny):
+   * links into certops' API, rendered as buttons (Teams) or links (e-mail). Empty when no public
+   * API address is configured.
+   */
+  actions?: NotificationAction[];
+}
+
+export interface NotificationAction {
+  label: 'Review' | 'Override' | 'Escalate' | 'Approve' | 'Deny' | 'Open';
+  url: string;
 }
 
 export interface Notifier {
