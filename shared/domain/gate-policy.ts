@@ -45,8 +45,14 @@ export interface GateDecision {
   notifyAfter: boolean;
   /** One sentence naming the level, the action, the subject and why this level applies. */
   rationale: string;
-  /** Whether the tenant's policy or the default chose the level. */
-  reason: 'TenantPolicy' | 'Default';
+  /**
+   * What chose the level: the tenant's policy or the default; a risk of this one action raising it
+   * (`Risk`); the level having been raised for the tenant and action (`Learned` from the override
+   * rate, `Escalated` by a human).
+   */
+  reason: 'TenantPolicy' | 'Default' | 'Risk' | 'Learned' | 'Escalated';
+  /** The risks found for this action, whether or not they raised the level. */
+  risks?: GateRisk[];
   /** The human this decision concerns (told at L1, asked at L2, advised at L3; nobody is told at L0). */
   tell: Assignee;
 }
@@ -65,10 +71,30 @@ const WHY_DEFAULT: Record<ActionType, string> = {
   'credential-roll': 'systems still holding the old credential lose access when it is rolled',
 };
 
+/** Something about this one action that makes it riskier than the tenant's usual (gate-risks.ts finds them). */
+export interface GateRisk {
+  code: 'wildcard-fleet' | 'production-endpoint' | 'foreign-certificate' | 'ca-change';
+  /** The level this risk asks for at least. */
+  raiseTo: GateLevel;
+  detail: string;
+}
+
+/** A level raised for a tenant and action type, above its policy (by the override rate, or a human's escalation). */
+export interface RaisedGate {
+  level: GateLevel;
+  by: 'override-rate' | 'escalation';
+  reason: string;
+}
+
+export function levelRank(level: GateLevel): number {
+  return GATE_LEVELS.indexOf(level);
+}
+
 /**
- * Decide the gate for one action on one subject (a certificate id, host or credential name).
- * Pure and total: an unknown level in `tenantLevels` cannot occur once the configuration has been
- * validated (config-schema.ts restricts it to L0–L3).
+ * Decide the gate for one action on one subject (a certificate id, host or credential name): the
+ * strictest of the tenant's level (or the default), the level raised for this tenant and action,
+ * and what this action's risks ask for. Pure and total: an unknown level in `tenantLevels` cannot
+ * occur once the configuration has been validated (config-schema.ts restricts it to L0–L3).
  */
 export function decideGate(input: {
   tenantId: string;
@@ -76,15 +102,29 @@ export function decideGate(input: {
   tenantLevels?: Partial<Record<ActionType, GateLevel>>;
   assignee: Assignee;
   subject: string;
+  raised?: RaisedGate | null;
+  risks?: GateRisk[];
 }): GateDecision {
   const { tenantId, action, assignee, subject } = input;
   const tenantLevel = input.tenantLevels?.[action];
-  const level = tenantLevel ?? DEFAULT_GATE_LEVELS[action];
-  const reason = tenantLevel ? 'TenantPolicy' : 'Default';
-  const why =
+  let level = tenantLevel ?? DEFAULT_GATE_LEVELS[action];
+  let reason: GateDecision['reason'] = tenantLevel ? 'TenantPolicy' : 'Default';
+  let why =
     reason === 'TenantPolicy'
       ? `tenant ${tenantId}'s policy sets ${action} to ${level}`
       : `${WHY_DEFAULT[action]} (the default level for ${action})`;
+  if (input.raised && levelRank(input.raised.level) > levelRank(level)) {
+    level = input.raised.level;
+    reason = input.raised.by === 'escalation' ? 'Escalated' : 'Learned';
+    why = `${action} was raised to ${level} for tenant ${tenantId}: ${input.raised.reason}`;
+  }
+  const risks = input.risks ?? [];
+  const strongest = risks.reduce<GateRisk | null>((a, r) => (!a || levelRank(r.raiseTo) > levelRank(a.raiseTo) ? r : a), null);
+  if (strongest && levelRank(strongest.raiseTo) > levelRank(level)) {
+    level = strongest.raiseTo;
+    reason = 'Risk';
+    why = `this ${action} is riskier than usual: ${risks.filter((r) => r.raiseTo === strongest.raiseTo).map((r) => r.detail).join('; ')}`;
+  }
   return {
     level,
     action,
@@ -92,6 +132,7 @@ export function decideGate(input: {
     notifyAfter: level === 'L1',
     rationale: `${level}: ${consequence(level, action, subject, assignee.name)}, because ${why}.`,
     reason,
+    ...(risks.length > 0 ? { risks } : {}),
     tell: assignee.email ? { name: assignee.name, email: assignee.email } : { name: assignee.name },
   };
 }

@@ -56,7 +56,16 @@ const decision: Schema = {
     outcome: { enum: ['proceed', 'await-approval', 'recommend-only'] },
     notifyAfter: { type: 'boolean' },
     rationale: str,
-    reason: str,
+    reason: { enum: ['TenantPolicy', 'Default', 'Risk', 'Learned', 'Escalated'] },
+    risks: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['code', 'raiseTo', 'detail'],
+        properties: { code: str, raiseTo: { enum: ['L0', 'L1', 'L2', 'L3'] }, detail: str },
+        additionalProperties: false,
+      },
+    },
     tell: { type: 'object', required: ['name'], properties: { name: str, email: { type: 'string' } } },
   },
 };
