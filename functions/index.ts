@@ -14,11 +14,15 @@ import { createAzureRuntime } from '../shared/composition-azure';
 import { createEmbeddedRuntime } from '../shared/composition-root';
 import { createLogger } from '../shared/observability/logger';
 import { registerStages, type FunctionsRuntime } from './register';
+import { registerApi } from './http';
+import { apiFor } from '../shared/api/compose';
+import type { CertopsConfig } from '../shared/config/model';
 
 const settings = readSettings(process.env);
-let runtime: Promise<FunctionsRuntime & { close(): Promise<void> }> | null = null;
+type Started = FunctionsRuntime & { config: CertopsConfig; close(): Promise<void> };
+let runtime: Promise<Started> | null = null;
 
-async function start(): Promise<FunctionsRuntime & { close(): Promise<void> }> {
+async function start(): Promise<Started> {
   const logger = createLogger({ level: settings.logLevel });
   const config = loadConfig(settings.configFile);
   if (settings.runtime === 'azure' && settings.azure) {
@@ -26,19 +30,27 @@ async function start(): Promise<FunctionsRuntime & { close(): Promise<void> }> {
   }
   const embedded = createEmbeddedRuntime(config, { logger });
   embedded.pipeline.start();
-  return { deps: embedded.deps, bus: embedded.bus, close: embedded.close };
+  return { config, deps: embedded.deps, bus: embedded.bus, close: embedded.close };
 }
 
-registerStages(app, {
-  connection: settings.serviceBusConnectionSetting,
-  env: process.env,
-  runtime: () => {
-    runtime ??= start().catch((err: unknown) => {
-      runtime = null; // a failed start (bad config, missing secret) is retried on the next invocation
-      throw err;
-    });
-    return runtime;
-  },
+function started(): Promise<Started> {
+  runtime ??= start().catch((err: unknown) => {
+    runtime = null; // a failed start (bad config, missing secret) is retried on the next invocation
+    throw err;
+  });
+  return runtime;
+}
+
+registerStages(app, { connection: settings.serviceBusConnectionSetting, env: process.env, runtime: started });
+
+let api: ReturnType<typeof apiFor> | null = null;
+registerApi(app, async () => {
+  const current = await started();
+  if (settings.runtime === 'azure' && current.config.api?.auth.mode !== 'entra') {
+    throw new Error('on Azure the API takes Entra ID tokens only: set api.auth to { mode: entra, tenantId, audience } in the configuration');
+  }
+  api ??= apiFor(current);
+  return api;
 });
 
 // The host stops the worker: settle in-flight messages and close what the runtime holds.

@@ -25,6 +25,7 @@ import type { Resolver } from './ports/resolver';
 import { CosmosAuditLog } from './adapters/azure/cosmos-audit-log';
 import { CosmosCertificateStore } from './adapters/azure/cosmos-certificate-store';
 import { CosmosAcmeOrderJournal } from './adapters/azure/cosmos-order-journal';
+import { CosmosGovernanceStore } from './adapters/azure/cosmos-governance-store';
 import { CosmosPlatformAdmin } from './adapters/azure/cosmos-platform-admin';
 import { cosmosClientFor } from './adapters/azure/cosmos-setup';
 import type { CredentialProvider } from './adapters/azure/identity';
@@ -127,6 +128,8 @@ export async function createAzureRuntime(config: CertopsConfig, settings: AzureS
     issuers,
     deployer: new RoutingDeployer(deployers),
     keys: keyStore,
+    governance: new CosmosGovernanceStore(state),
+    actionsBaseUrl: config.notifications.actionsBaseUrl,
     notifiers: buildNotifiers(config, { env, notify: options.notify, consoleStream: options.consoleStream }),
     discovery: config.discovery,
     rotation: { ...DEFAULT_ROTATION, ...options.rotation },

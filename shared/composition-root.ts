@@ -22,6 +22,7 @@ import { closeDatabase, openDatabase } from './adapters/local/sqlite-database';
 import { SqliteEventBus } from './adapters/local/sqlite-event-bus';
 import { loadOrCreateMasterKey, SqliteKeyStore } from './adapters/local/sqlite-key-store';
 import { SqliteAcmeOrderJournal } from './adapters/local/sqlite-order-journal';
+import { SqliteGovernanceStore } from './adapters/local/sqlite-governance-store';
 import { StaticResolver, SystemResolver } from './adapters/tls/system-resolver';
 import { TlsProber } from './adapters/tls/tls-prober';
 import { buildIssuers, buildNotifiers, DEFAULT_ROTATION, dnsLookupFor, trustAnchorsFor } from './composition-common';
@@ -95,6 +96,8 @@ export function createEmbeddedRuntime(config: CertopsConfig, options: EmbeddedOp
     issuers,
     deployer: new RoutingDeployer([new FilesDeployer({ logger }), ...(options.deployers ?? [])]),
     keys: keyStore,
+    governance: new SqliteGovernanceStore(db),
+    actionsBaseUrl: config.notifications.actionsBaseUrl,
     notifiers,
     discovery: config.discovery,
     rotation: { ...DEFAULT_ROTATION, ...options.rotation },

@@ -13,6 +13,9 @@ import { createLogger } from '../observability/logger';
 import { inventory } from '../pipeline/inventory';
 import { formatInventory } from './report-format';
 import { runDemo } from '../demo/demo';
+import { apiFor } from '../api/compose';
+import { startApiServer } from '../api/http-server';
+import { tokenCommand, TOKEN_USAGE } from './token-command';
 import { nextOccurrence, Scheduler } from '../adapters/local/scheduler';
 import type { StageName } from '../pipeline/topology';
 
@@ -25,9 +28,17 @@ const USAGE = `usage:
   certops rollback --tenant T CERTIFICATE --reason WHY [--config FILE]
                                               undo the certificate's last rotation (an override)
   certops serve [--config FILE]               keep running: sweeps on the schedule, until SIGINT/SIGTERM
-  certops demo                                a local fleet, one sweep, rotation, reports`;
+  certops demo                                a local fleet, one sweep, rotation, reports
+${TOKEN_USAGE.replace(/^usage:\n/, '')}`;
 
 export async function main(argv: string[], out: NodeJS.WritableStream = process.stdout, options: { stop?: AbortSignal } = {}): Promise<number> {
+  if (argv[0] === 'token') {
+    // Its own options (tokenCommand parses them); only --config is ours, for the data directory.
+    const rest = [...argv.slice(1)];
+    const at = rest.indexOf('--config');
+    const configFile = at >= 0 ? rest.splice(at, 2)[1] : (process.env.CERTOPS_CONFIG ?? 'certops.yaml');
+    return tokenCommand(rest, loadConfig(configFile).dataDir, out);
+  }
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -114,7 +125,9 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
       runtime.pipeline.schedule(scheduler, { ingest: config.sweepSchedule });
       runtime.pipeline.start();
       scheduler.start();
+      const api = config.api ? await startApiServer(apiFor(runtime), { port: config.api.port ?? 0 }) : null;
       print(`certops serving ${config.tenants.length} tenants; sweeps on "${config.sweepSchedule}" (next ${nextOccurrence(config.sweepSchedule, new Date()).toISOString()}); state in ${runtime.databaseFile}`);
+      if (api) print(`API at ${api.url}/api (${config.api?.auth.mode === 'entra' ? 'Entra ID tokens' : 'local tokens: certops token --sub you --tenant T'})`);
       await new Promise<void>((resolve) => {
         const stop = () => resolve();
         process.once('SIGINT', stop);
@@ -122,6 +135,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
         options.stop?.addEventListener('abort', stop, { once: true });
       });
       scheduler.stop();
+      await api?.close();
       await runtime.close();
       print('certops stopped; queued work resumes on the next start');
       return 0;

@@ -51,6 +51,63 @@ const policy: Schema = {
       additionalProperties: false,
       properties: { renew: gateLevel, rotate: gateLevel, revoke: gateLevel, 'credential-roll': gateLevel },
     },
+    risk: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        wildcardEndpoints: { type: 'integer', minimum: 0 },
+        productionTags: stringList,
+        foreignCertificate: { type: 'boolean' },
+        caChange: { type: 'boolean' },
+        raiseTo: gateLevel,
+      },
+    },
+    learning: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        window: { type: 'integer', minimum: 1, maximum: 50 },
+        minActions: { type: 'integer', minimum: 1, maximum: 50 },
+        overrideRate: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
+        raiseTo: gateLevel,
+        relaxAfter: { type: 'integer', minimum: 1 },
+      },
+    },
+    approvalTtlHours: { type: 'number', exclusiveMinimum: 0, maximum: 720 },
+    notify: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        minSeverity: { type: 'string', enum: ['info', 'warning', 'critical'] },
+        quietHours: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['start', 'end'],
+          properties: {
+            start: { type: 'string', pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$', description: 'HH:MM' },
+            end: { type: 'string', pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$', description: 'HH:MM' },
+            timeZone: nonEmptyString,
+          },
+        },
+        exclude: stringList,
+        routes: {
+          type: 'array',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['kinds', 'to'],
+            properties: {
+              kinds: {
+                type: 'array',
+                minItems: 1,
+                items: { type: 'string', enum: ['certificate-state-changed', 'rotation-completed', 'rotation-failed', 'approval-requested', 'recommendation', 'gate-changed', 'digest'] },
+              },
+              to: { type: 'string', enum: ['assignee', 'escalation'] },
+            },
+          },
+        },
+      },
+    },
   },
 };
 
@@ -251,6 +308,20 @@ export const CONFIG_SCHEMA: Schema = {
       properties: {
         console: { type: 'boolean' },
         outboxFile: nonEmptyString,
+        teams: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['urlEnv'],
+          properties: { urlEnv: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$', description: 'an environment variable name (the Workflows URL carries a signature)' } },
+        },
+        email: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['sender'],
+          properties: { sender: nonEmptyString, graphBaseUrl: url },
+        },
+        actionsBaseUrl: url,
+        digestSchedule: { type: 'string', pattern: NCRONTAB_PATTERN, description: 'six NCRONTAB fields' },
         webhook: {
           type: 'object',
           additionalProperties: false,
@@ -275,6 +346,25 @@ export const CONFIG_SCHEMA: Schema = {
       type: 'string',
       pattern: NCRONTAB_PATTERN,
       description: 'six NCRONTAB fields: second minute hour day month day-of-week',
+    },
+    api: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['auth'],
+      properties: {
+        port: { type: 'integer', minimum: 0, maximum: 65535 },
+        auth: {
+          oneOf: [
+            { type: 'object', additionalProperties: false, required: ['mode'], properties: { mode: { const: 'local' } } },
+            {
+              type: 'object',
+              additionalProperties: false,
+              required: ['mode', 'tenantId', 'audience'],
+              properties: { mode: { const: 'entra' }, tenantId: nonEmptyString, audience: nonEmptyString },
+            },
+          ],
+        },
+      },
     },
     tenants: { type: 'array', items: tenant },
   },

@@ -26,6 +26,7 @@ import type {
   EndpointConfig,
 } from './model';
 import { endpointRef } from '../pipeline/endpoints';
+import { validateExclusion, validateTimeZone } from '../domain/notification-policy';
 
 export const DEFAULT_DATA_DIR = '.certops';
 /** 64 concurrent handshakes keep one Node process well under its ~1,000 handshakes/s ceiling. */
@@ -206,8 +207,32 @@ function semanticErrors(raw: unknown): string[] {
       );
     });
     errors.push(...placementErrors(`tenants[${i}]`, managed, endpoints));
+    errors.push(...notifyPolicyErrors(`tenants[${i}].policy.notify`, asRecord(asRecord(tenant.policy)?.notify)));
   });
 
+  return errors;
+}
+
+/** The time zone of quiet hours and the exclusion patterns are checked now, not at the first notification. */
+function notifyPolicyErrors(at: string, notify: Record<string, unknown> | undefined): string[] {
+  const errors: string[] = [];
+  const tz = asRecord(notify?.quietHours)?.timeZone;
+  if (typeof tz === 'string') {
+    try {
+      validateTimeZone(tz);
+    } catch (err) {
+      errors.push(`${at}.quietHours.timeZone: ${errorMessage(err)}`);
+    }
+  }
+  const exclude = Array.isArray(notify?.exclude) ? notify!.exclude : [];
+  exclude.forEach((entry, k) => {
+    if (typeof entry !== 'string') return;
+    try {
+      validateExclusion(entry);
+    } catch (err) {
+      errors.push(`${at}.exclude[${k}]: ${errorMessage(err)}`);
+    }
+  });
   return errors;
 }
 

@@ -3,6 +3,9 @@
  * the assigned human and policy overrides. Validated by config-schema.ts; loaded by load-config.ts.
  */
 import type { GateLevel, ActionType } from '../domain/gate-policy';
+import type { RiskRules } from '../domain/gate-risks';
+import type { LearningRules } from '../domain/override-learning';
+import type { Notification } from '../ports/notifier';
 
 export interface Contact {
   name: string;
@@ -20,6 +23,25 @@ export interface TenantPolicy {
   renewal?: RenewalPolicyConfig;
   /** Gate level per action type; renew and rotate default to L1. */
   gate?: Partial<Record<ActionType, GateLevel>>;
+  /** What raises one action's gate (domain/gate-risks.ts). */
+  risk?: RiskRules;
+  /** When the override rate raises a pair to L2, and when it relaxes (domain/override-learning.ts). */
+  learning?: LearningRules;
+  /** How long an L2 approval request stays open (default 72 hours). */
+  approvalTtlHours?: number;
+  notify?: NotifyPolicy;
+}
+
+/** Noise control for a tenant's notifications (domain/notification-policy.ts). */
+export interface NotifyPolicy {
+  /** Below this severity, notifications go to the daily digest instead (default: info, i.e. all sent). */
+  minSeverity?: Notification['severity'];
+  /** During these hours (HH:MM–HH:MM, in `timeZone`, default UTC) only critical ones are sent; the rest wait for the digest. */
+  quietHours?: { start: string; end: string; timeZone?: string };
+  /** Endpoint ids (`host:port`) or certificate ids never notified about (their state is still recorded and audited). */
+  exclude?: string[];
+  /** Who gets which kind: the assignee (default) or the escalation contact. */
+  routes?: Array<{ kinds: Notification['kind'][]; to: 'assignee' | 'escalation' }>;
 }
 
 export interface EndpointConfig {
@@ -165,6 +187,22 @@ export interface NotificationOptions {
   console: boolean;
   outboxFile?: string;
   webhook?: { url: string; secretEnv: string };
+  /** A Teams Workflows webhook ("When a Teams webhook request is received"); its URL is a secret, read from this variable. */
+  teams?: { urlEnv: string };
+  /** E-mail through Microsoft Graph sendMail, from this mailbox (the app needs Mail.Send). */
+  email?: { sender: string; graphBaseUrl?: string };
+  /** Public address of certops' API: the Review / Override / Escalate / Approve links point there. */
+  actionsBaseUrl?: string;
+  /** NCRONTAB of the daily digest (default 07:00 UTC). */
+  digestSchedule?: string;
+}
+
+/** The HTTP API (humans review, override, escalate, approve). */
+export interface ApiOptions {
+  /** Port of the embedded server (`certops serve`); 0 = a free port. */
+  port?: number;
+  /** Entra ID tokens (the MSP's tenant, the API's app id URI), or tokens signed by the local key (`certops token`). */
+  auth: { mode: 'local' } | { mode: 'entra'; tenantId: string; audience: string };
 }
 
 export interface CertopsConfig {
@@ -174,5 +212,6 @@ export interface CertopsConfig {
   /** Static name → addresses map consulted before the system resolver (tests, demos, split DNS). */
   hosts?: Record<string, string[]>;
   sweepSchedule: string;
+  api?: ApiOptions;
   tenants: TenantConfig[];
 }

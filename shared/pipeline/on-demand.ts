@@ -20,6 +20,7 @@ import { endpointRef } from './endpoints';
 import type { RenewalRequested } from './event-data';
 import { EVENT_TYPES } from './topology';
 import { overrideRotation } from './rotation-engine';
+import { recordOutcome } from './governance';
 import { stageContext, type PipelineDeps } from './stage';
 
 export interface OnDemandRenewal {
@@ -106,5 +107,10 @@ export async function runOverride(deps: PipelineDeps, request: OnDemandOverride)
     data: { certificateId: managed.id, reason: request.reason, actor: request.actor },
   });
   const log = deps.logger.child({ stage: 'rotate', tenantId: tenant.id, correlationId });
-  return overrideRotation(stageContext('rotate', trigger, deps, log), tenant, managed, { actor: request.actor, reason: request.reason });
+  // The human decided: the records of what follows from it name the human as the actor.
+  const ctx = { ...stageContext('rotate', trigger, deps, log), audit: async (kind: string, data: Record<string, unknown>) => void (await deps.audit.append(tenant.id, { kind, actor: request.actor, correlationId, data })) };
+  const rotationId = (await deps.store.getManagedState(tenant.id, managed.id))?.rotation?.rotationId;
+  const events = await overrideRotation(ctx, tenant, managed, { actor: request.actor, reason: request.reason });
+  if (rotationId) await recordOutcome({ deps, tenant, audit: ctx.audit, log }, rotationId, 'overridden', request.actor);
+  return events;
 }

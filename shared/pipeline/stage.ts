@@ -12,6 +12,7 @@ import type { Logger } from '../observability/logger';
 import type { AuditLog, AuditEntry } from '../ports/audit-log';
 import type { CertificateStore } from '../ports/certificate-store';
 import type { Deployer } from '../ports/deployer';
+import type { GovernanceStore } from '../ports/governance-store';
 import type { DnsRecordLookup } from '../ports/dns-record-lookup';
 import type { Issuer } from '../ports/issuer';
 import type { KeyStore } from '../ports/key-store';
@@ -59,6 +60,10 @@ export interface PipelineDeps {
   deployer: Deployer;
   /** Keys at rest (encrypted): a rotation's new key waits here between issuance and commit. */
   keys: KeyStore;
+  /** Raised gates, override outcomes, L2 approvals, snoozes and the digest queue. */
+  governance: GovernanceStore;
+  /** Public address of the API, for the action links in notifications (none: no links). */
+  actionsBaseUrl?: string;
   notifiers: readonly Notifier[];
   discovery: DiscoveryOptions;
   rotation: RotationOptions;

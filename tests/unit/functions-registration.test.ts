@@ -70,8 +70,8 @@ function triggerOf(r: Registered): Binding {
   return triggers[0];
 }
 
-it('When the Functions host loads the app, then every stage is registered exactly as the topology says', () => {
-  const expected = STAGES.flatMap((s) => [
+it('When the Functions host loads the app, then every stage is registered exactly as the topology says, and the API as one HTTP trigger', () => {
+  const stages = STAGES.flatMap((s) => [
     ...(s.timer ? [{ name: `${s.name}-timer`, type: 'timerTrigger', schedule: '0 30 3 * * *' }] : []),
     ...s.consumes.map((t) => ({
       name: `${s.name}-on-${topicOf(t)}`,
@@ -81,14 +81,15 @@ it('When the Functions host loads the app, then every stage is registered exactl
       connection: 'CERTOPS_SERVICE_BUS',
     })),
   ]);
+  const expected = [...stages, { name: 'api', type: 'httpTrigger', route: 'api/{*path}', authLevel: 'anonymous', methods: ['GET', 'POST'] }];
   const actual = registered.map((r) => {
-    const t = triggerOf(r);
-    return t.type === 'timerTrigger'
-      ? { name: r.meta.name, type: t.type, schedule: t.schedule }
-      : { name: r.meta.name, type: t.type, topicName: t.topicName, subscriptionName: t.subscriptionName, connection: t.connection };
+    const t = triggerOf(r) as Binding & { route?: string; authLevel?: string; methods?: string[] };
+    if (t.type === 'timerTrigger') return { name: r.meta.name, type: t.type, schedule: t.schedule };
+    if (t.type === 'httpTrigger') return { name: r.meta.name, type: t.type, route: t.route, authLevel: t.authLevel, methods: t.methods };
+    return { name: r.meta.name, type: t.type, topicName: t.topicName, subscriptionName: t.subscriptionName, connection: t.connection };
   });
   expect(actual).toEqual(expected);
-  expect(actual.length).toBe(STAGES.reduce((n, s) => n + s.consumes.length + (s.timer ? 1 : 0), 0));
+  expect(stages.length).toBe(STAGES.reduce((n, s) => n + s.consumes.length + (s.timer ? 1 : 0), 0));
   expect(hooks.map((h) => h.name)).toEqual(['appTerminate']);
 });
 

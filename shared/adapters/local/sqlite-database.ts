@@ -143,6 +143,46 @@ const MIGRATIONS: Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 4,
+    description: 'governance state of the L1 loop: gate states, pending approvals, snoozes, digest queue',
+    sql: `
+      CREATE TABLE gate_states (
+        tenant_id TEXT NOT NULL,
+        action TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        record TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, action)
+      ) WITHOUT ROWID;
+
+      CREATE TABLE approvals (
+        tenant_id TEXT NOT NULL,
+        approval_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        requested_at TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        record TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, approval_id)
+      ) WITHOUT ROWID;
+      CREATE INDEX approvals_by_status ON approvals (tenant_id, status, requested_at);
+
+      CREATE TABLE snoozes (
+        tenant_id TEXT NOT NULL,
+        subject_key TEXT NOT NULL,
+        record TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, subject_key)
+      ) WITHOUT ROWID;
+
+      CREATE TABLE digest_items (
+        tenant_id TEXT NOT NULL,
+        item_id TEXT NOT NULL,
+        queued_at TEXT NOT NULL,
+        record TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, item_id)
+      ) WITHOUT ROWID;
+      CREATE INDEX digest_items_by_age ON digest_items (tenant_id, queued_at, item_id);
+    `,
+  },
 ];
 
 /** The schema version this code expects; a file with a newer one was written by a newer certops. */

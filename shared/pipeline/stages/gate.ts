@@ -15,6 +15,10 @@ import type { StageContext } from '../stage';
 import { EVENT_TYPES } from '../topology';
 import { underClaim } from '../claims';
 import { assertOwnCertificate, scopedTenant } from '../tenant-scope';
+import { gateRisks } from '../../domain/gate-risks';
+import type { TenantConfig } from '../../config/model';
+import { ConcurrencyError } from '../../ports/certificate-store';
+import { approvalExpiry, approvalIdOf, raisedGate, RENEWAL_ACTIONS, riskFacts } from '../governance';
 
 const LEVEL_RANK = { L0: 0, L1: 1, L2: 2, L3: 3 } as const;
 
@@ -23,9 +27,13 @@ export async function gate(event: CloudEvent, ctx: StageContext): Promise<CloudE
   const tenant = scopedTenant(ctx);
   assertOwnCertificate(ctx, request.certificateId);
   const subject = `certificate ${request.certificateId} (${request.reason})`;
-  const decisions: GateDecision[] = (['renew', 'rotate'] as const).map((action) =>
-    decideGate({ tenantId: ctx.tenantId, action, tenantLevels: tenant.policy?.gate, assignee: tenant.assignee, subject }),
-  );
+  const managed = tenant.managedCertificates!.find((m) => m.id === request.certificateId)!;
+  const risks = gateRisks(riskFacts(tenant, managed, await ctx.deps.store.getManagedState(ctx.tenantId, managed.id), request.currentFingerprint), tenant.policy?.risk);
+  const decisions: GateDecision[] = [];
+  for (const action of RENEWAL_ACTIONS) {
+    const raised = await raisedGate(ctx.deps, ctx.tenantId, action);
+    decisions.push(decideGate({ tenantId: ctx.tenantId, action, tenantLevels: tenant.policy?.gate, assignee: tenant.assignee, subject, raised, risks }));
+  }
   const decision = decisions.reduce((a, b) => (LEVEL_RANK[b.level] > LEVEL_RANK[a.level] ? b : a));
   const recorded = await underClaim(ctx.deps.store, ctx.tenantId, `gate:${request.sweepId}:${request.certificateId}`, async () => {
     ctx.log.info({ certificateId: request.certificateId, level: decision.level, outcome: decision.outcome, reason: decision.reason }, decision.rationale);
@@ -36,6 +44,7 @@ export async function gate(event: CloudEvent, ctx: StageContext): Promise<CloudE
   // than nothing, in case the first emission was lost after the audit. Rotate claims per sweep.
   if (!recorded.claimed) ctx.log.info({ certificateId: request.certificateId }, 'renewal already gated in this sweep; emitting the same decision again');
   const gated: GatedRenewal = { ...request, decision };
+  if (decision.outcome === 'await-approval') await holdForApproval(ctx, tenant, gated);
   const type =
     decision.outcome === 'proceed'
       ? EVENT_TYPES.renewalApproved
@@ -43,4 +52,36 @@ export async function gate(event: CloudEvent, ctx: StageContext): Promise<CloudE
         ? EVENT_TYPES.approvalRequested
         : EVENT_TYPES.recommendationIssued;
   return [ctx.emit(type, gated, { id: `${request.sweepId}:gate:${request.certificateId}`, subject: request.certificateId })];
+}
+
+/**
+ * L2: the request is held as a pending approval (expiring), holding the very event the rotate
+ * stage will get once a human approves. Idempotent: a redelivery finds the approval there.
+ */
+async function holdForApproval(ctx: StageContext, tenant: TenantConfig, gated: GatedRenewal): Promise<void> {
+  const now = ctx.deps.clock.now();
+  const approvalId = approvalIdOf(gated);
+  const approved: GatedRenewal = { ...gated, decision: { ...gated.decision, outcome: 'proceed', notifyAfter: true } };
+  try {
+    await ctx.deps.governance.putApproval(
+      {
+        tenantId: ctx.tenantId,
+        approvalId,
+        certificateId: gated.certificateId,
+        action: gated.decision.action,
+        requestedAt: now.toISOString(),
+        expiresAt: approvalExpiry(tenant, now),
+        status: 'pending',
+        request: ctx.emit(EVENT_TYPES.renewalApproved, approved, { id: `${gated.sweepId}:approved:${gated.certificateId}`, subject: gated.certificateId }),
+        decidedBy: null,
+        decidedAt: null,
+        reason: null,
+        version: 1,
+      },
+      0,
+    );
+    await ctx.audit('approval.requested', { approvalId, certificateId: gated.certificateId, level: gated.decision.level, reason: gated.decision.reason, expiresAt: approvalExpiry(tenant, now) });
+  } catch (err) {
+    if (!(err instanceof ConcurrencyError)) throw err; // held already (a redelivery)
+  }
 }

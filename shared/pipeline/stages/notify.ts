@@ -9,8 +9,7 @@
  * id at most once (a claim per id and channel), and the stored state hash makes a repeat a no-op.
  */
 import type { CloudEvent } from '../../domain/events';
-import { errorMessage, PermanentError } from '../../domain/errors';
-import { underClaim } from '../claims';
+import { contact, deliver } from '../delivery';
 import { endpointState, HEALTHY_STATE, isQuiet, stateHash, type EndpointState } from '../../domain/notification-state';
 import type { TenantConfig } from '../../config/model';
 import type { Notification } from '../../ports/notifier';
@@ -18,6 +17,7 @@ import type { CertificateAnalyzed, GatedRenewal, RotationCompleted, RotationFail
 import type { StageContext } from '../stage';
 import { EVENT_TYPES } from '../topology';
 import { endpointRef } from '../endpoints';
+import { approvalIdOf } from '../governance';
 import { assertOwnCertificate, assertOwnEndpoint, scopedTenant } from '../tenant-scope';
 
 export async function notify(event: CloudEvent, ctx: StageContext): Promise<CloudEvent[]> {
@@ -72,7 +72,7 @@ async function onAnalyzed(data: CertificateAnalyzed, tenant: TenantConfig, event
       : data.status === 'healthy'
         ? `has ${problems} (${describeDays(worst?.daysLeft ?? 0)})`
         : `is ${data.status} (${describeDays(worst?.daysLeft ?? 0)})${codes.length ? `, ${problems}` : ''}`;
-  await send(ctx, {
+  await send(ctx, tenant, {
     id: `${ctx.tenantId}:${key}:${hash.slice(0, 16)}:${data.sweepId}`,
     tenantId: ctx.tenantId,
     kind: 'certificate-state-changed',
@@ -94,7 +94,7 @@ async function onRotationCompleted(data: RotationCompleted, tenant: TenantConfig
     await remember(ctx, `endpoint:${endpointRef(e).endpointId}`, stateHash(HEALTHY_STATE));
   }
   if (!data.decision.notifyAfter) return; // L0: act and log only
-  await send(ctx, {
+  await send(ctx, tenant, {
     id: `${ctx.tenantId}:rotation:${data.certificateId}:${data.toFingerprint.slice(0, 16)}`,
     tenantId: ctx.tenantId,
     kind: 'rotation-completed',
@@ -116,7 +116,7 @@ async function onRotationFailed(data: RotationFailed, tenant: TenantConfig, even
   const hash = stateHash({ status: null, findingCodes: [failureClass(data)] });
   if ((await ctx.deps.store.getNotificationState(ctx.tenantId, key))?.stateHash === hash) return;
   const to = contact(tenant.escalation ?? tenant.assignee);
-  await send(ctx, {
+  await send(ctx, tenant, {
     id: `${ctx.tenantId}:${key}:${hash.slice(0, 16)}`,
     tenantId: ctx.tenantId,
     kind: 'rotation-failed',
@@ -138,12 +138,17 @@ async function onRotationFailed(data: RotationFailed, tenant: TenantConfig, even
   await remember(ctx, key, hash);
 }
 
+/** Delivery on behalf of this stage (its audit actor and logger). */
+function send(ctx: StageContext, tenant: TenantConfig, notification: Notification, options: { approvalId?: string } = {}): Promise<unknown> {
+  return deliver({ deps: ctx.deps, tenant, audit: ctx.audit, log: ctx.log }, notification, options);
+}
+
 async function onGated(data: GatedRenewal, approval: boolean, tenant: TenantConfig, event: CloudEvent, ctx: StageContext): Promise<void> {
   const key = `gate:${data.certificateId}:${data.currentFingerprint ?? 'none'}`;
   const state: EndpointState = { status: data.status, findingCodes: [approval ? 'awaiting-approval' : 'recommendation'] };
   const hash = stateHash(state);
   if ((await ctx.deps.store.getNotificationState(ctx.tenantId, key))?.stateHash === hash) return;
-  await send(ctx, {
+  await send(ctx, tenant, {
     id: `${ctx.tenantId}:${key}:${approval ? 'approval' : 'recommendation'}`,
     tenantId: ctx.tenantId,
     kind: approval ? 'approval-requested' : 'recommendation',
@@ -155,47 +160,12 @@ async function onGated(data: GatedRenewal, approval: boolean, tenant: TenantConf
     facts: { reason: data.reason, status: data.status, notAfter: data.notAfter, level: data.decision.level },
     occurredAt: event.time,
     correlationId: ctx.correlationId,
-  });
+  }, approval ? { approvalId: approvalIdOf(data) } : {});
   await remember(ctx, key, hash);
-}
-
-/**
- * Each channel is told at most once per notification id: a channel that fails transiently gives
- * its claim back and fails the message (redelivery retries only what was not delivered); a
- * channel that refuses for good is recorded and the others still count.
- */
-async function send(ctx: StageContext, notification: Notification): Promise<void> {
-  const delivered: string[] = [];
-  const refused: Array<{ channel: string; error: string }> = [];
-  for (const notifier of ctx.deps.notifiers) {
-    try {
-      const sent = await underClaim(ctx.deps.store, ctx.tenantId, `sent:${notification.id}:${notifier.channel}`, () => notifier.send(notification));
-      if (sent.claimed) delivered.push(notifier.channel);
-    } catch (err) {
-      if (!(err instanceof PermanentError)) throw err;
-      refused.push({ channel: notifier.channel, error: errorMessage(err) });
-      ctx.log.error({ channel: notifier.channel, err }, 'a notification channel refused the notification');
-    }
-  }
-  if (delivered.length === 0 && refused.length === 0) return; // every channel had it already
-  await ctx.audit('notification.sent', {
-    id: notification.id,
-    kind: notification.kind,
-    severity: notification.severity,
-    to: notification.to.name,
-    title: notification.title,
-    channels: delivered,
-    refused,
-  });
 }
 
 async function remember(ctx: StageContext, key: string, hash: string): Promise<void> {
   await ctx.deps.store.putNotificationState({ tenantId: ctx.tenantId, subjectKey: key, stateHash: hash, notifiedAt: ctx.deps.clock.now().toISOString() });
-}
-
-/** Who is told, as far as a notification needs to say: a name and an address, nothing else. */
-function contact(c: { name: string; email?: string }): Notification['to'] {
-  return c.email ? { name: c.name, email: c.email } : { name: c.name };
 }
 
 function failureClass(data: RotationFailed): string {

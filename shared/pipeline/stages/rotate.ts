@@ -12,13 +12,15 @@ import type { GatedRenewal } from '../event-data';
 import { rotateCertificate } from '../rotation-engine';
 import type { StageContext } from '../stage';
 import { assertOwnCertificate, scopedTenant } from '../tenant-scope';
+import { recordOutcome } from '../governance';
+import { EVENT_TYPES } from '../topology';
 
 export async function rotate(event: CloudEvent, ctx: StageContext): Promise<CloudEvent[]> {
   const request = event.data as GatedRenewal;
   const tenant = scopedTenant(ctx);
   assertOwnCertificate(ctx, request.certificateId);
   const managed = tenant.managedCertificates!.find((m) => m.id === request.certificateId)!;
-  return rotateCertificate(ctx, tenant, managed, {
+  const events = await rotateCertificate(ctx, tenant, managed, {
     rotationId: `${request.sweepId}:${managed.id}`,
     reason: request.reason,
     requestedAt: event.time,
@@ -27,4 +29,9 @@ export async function rotate(event: CloudEvent, ctx: StageContext): Promise<Clou
     fromNotAfter: request.notAfter,
     replaces: request.replaces ?? null,
   });
+  // A committed rotation is an accepted action until a human overrides it (override learning).
+  if (events.some((e) => e.type === EVENT_TYPES.rotationCompleted)) {
+    await recordOutcome({ deps: ctx.deps, tenant, audit: ctx.audit, log: ctx.log }, `${request.sweepId}:${managed.id}`, 'accepted', `stage:${ctx.stage}`);
+  }
+  return events;
 }

@@ -1,0 +1,40 @@
+/**
+ * The API as an Azure Functions HTTP trigger: one catch-all route under /api handed to the same
+ * router the embedded server uses. The Functions key is not the authentication (anonymous level):
+ * every request carries an Entra ID bearer token, validated by the router.
+ */
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import { INVALID_JSON, type ApiRequest, type ApiResponse } from '../shared/api/router';
+
+export interface HttpFunctionsApp {
+  http(
+    name: string,
+    options: { route: string; methods: Array<'GET' | 'POST'>; authLevel: 'anonymous'; handler: (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit> },
+  ): void;
+}
+
+export function registerApi(app: HttpFunctionsApp, api: () => Promise<(request: ApiRequest) => Promise<ApiResponse>>): void {
+  app.http('api', {
+    route: 'api/{*path}',
+    methods: ['GET', 'POST'],
+    authLevel: 'anonymous',
+    handler: async (request) => {
+      const text = await request.text();
+      let body: unknown;
+      if (text.trim() !== '') {
+        try {
+          body = JSON.parse(text);
+        } catch {
+          body = INVALID_JSON;
+        }
+      }
+      const answer = await (await api())({
+        method: request.method,
+        path: new URL(request.url).pathname,
+        headers: Object.fromEntries([...request.headers.entries()]),
+        body,
+      });
+      return { status: answer.status, headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...answer.headers }, jsonBody: answer.body };
+    },
+  });
+}

@@ -1,0 +1,137 @@
+/**
+ * The human side of the gate, persisted per tenant and action type (GovernanceStore):
+ * - the level raised above the tenant's policy, by the override rate (domain/override-learning.ts)
+ *   or by a human's escalation, which the gate stage applies to every later action of that pair;
+ * - the outcome of each action (accepted when it commits, overridden when a human undoes it),
+ *   from which the override rate is learned;
+ * - L2 approvals: the held request, published again to the rotate stage once a human approves.
+ * Every change is audited with who and why, and told to the humans concerned.
+ */
+import type { ManagedCertificateConfig, TenantConfig } from '../config/model';
+import type { ActionType, GateLevel, RaisedGate } from '../domain/gate-policy';
+import type { RiskFacts } from '../domain/gate-risks';
+import { learnFrom, type LearningChange } from '../domain/override-learning';
+import { ConcurrencyError, type ManagedCertificateState } from '../ports/certificate-store';
+import type { GateState } from '../ports/governance-store';
+import { contact, deliver, type DeliveryContext } from './delivery';
+import { endpointRef } from './endpoints';
+import type { GatedRenewal } from './event-data';
+import type { PipelineDeps } from './stage';
+
+/** The actions a renewal passes the gate for (the stricter decides); outcomes count for both. */
+export const RENEWAL_ACTIONS: readonly ActionType[] = ['renew', 'rotate'];
+const DEFAULT_APPROVAL_TTL_HOURS = 72;
+const WRITE_ATTEMPTS = 5;
+
+/** The approval of a gated renewal has the rotation's id: one request, one approval, one rotation. */
+export function approvalIdOf(request: Pick<GatedRenewal, 'sweepId' | 'certificateId'>): string {
+  return `${request.sweepId}:${request.certificateId}`;
+}
+
+export function approvalExpiry(tenant: TenantConfig, now: Date): string {
+  return new Date(now.getTime() + (tenant.policy?.approvalTtlHours ?? DEFAULT_APPROVAL_TTL_HOURS) * 3_600_000).toISOString();
+}
+
+/** The level raised for a tenant and action, if any. */
+export async function raisedGate(deps: PipelineDeps, tenantId: string, action: ActionType): Promise<RaisedGate | null> {
+  const state = await deps.governance.getGateState(tenantId, action);
+  return state?.raisedTo && state.raisedBy ? { level: state.raisedTo, by: state.raisedBy, reason: state.reason ?? 'raised' } : null;
+}
+
+/** Who issues a certificate now: the local CA, or the tenant's ACME directory (a change of CA is a risk). */
+export function issuerIdentity(tenant: TenantConfig, managed: ManagedCertificateConfig): string {
+  return managed.issuer === 'acme' ? `acme ${tenant.acme?.directoryUrl ?? '?'}` : 'local-ca';
+}
+
+export function riskFacts(tenant: TenantConfig, managed: ManagedCertificateConfig, state: ManagedCertificateState | null, servedFingerprint: string | null): RiskFacts {
+  const issued = state?.lastRotation?.outcome === 'committed' ? state.rotation?.issued : null;
+  return {
+    dnsNames: managed.dnsNames,
+    endpoints: tenant.endpoints.filter((e) => e.managed === managed.id).map((e) => ({ endpointId: endpointRef(e).endpointId, tags: e.tags ?? [] })),
+    deployedFingerprint: state?.deployedFingerprint ?? null,
+    servedFingerprint,
+    lastIssuer: issued ? (issued.issuer === 'acme' ? `acme ${issued.provenance?.ca ?? '?'}` : issued.issuer) : null,
+    nextIssuer: issuerIdentity(tenant, managed),
+  };
+}
+
+function freshState(tenantId: string, action: ActionType): GateState {
+  return { tenantId, action, raisedTo: null, raisedBy: null, raisedAt: null, reason: null, outcomes: [], acceptedRun: 0, version: 0 };
+}
+
+/** Read, change, write with the state's version; a concurrent writer makes it read again. */
+async function updateGate(deps: PipelineDeps, tenantId: string, action: ActionType, change: (state: GateState) => GateState | null): Promise<GateState | null> {
+  for (let attempt = 1; ; attempt++) {
+    const current = (await deps.governance.getGateState(tenantId, action)) ?? freshState(tenantId, action);
+    const next = change(current);
+    if (!next) return null;
+    try {
+      return await deps.governance.putGateState({ ...next, version: current.version + 1 }, current.version);
+    } catch (err) {
+      if (!(err instanceof ConcurrencyError) || attempt >= WRITE_ATTEMPTS) throw err;
+    }
+  }
+}
+
+/**
+ * Records what a human made of an action (accepted: it committed; overridden: a human undid it)
+ * for each action type of a renewal; raising or relaxing the pair's level when the override rate
+ * says so, audited and told.
+ */
+export async function recordOutcome(ctx: DeliveryContext, rotationId: string, outcome: 'accepted' | 'overridden', actor: string): Promise<void> {
+  const { deps, tenant } = ctx;
+  for (const action of RENEWAL_ACTIONS) {
+    let change: LearningChange = null;
+    const stored = await updateGate(deps, tenant.id, action, (state) => {
+      // Told twice (a redelivered commit, a repeated override): counted once.
+      if (state.outcomes.some((o) => o.rotationId === rotationId && o.outcome === outcome)) return null;
+      const learned = learnFrom(state, { at: deps.clock.now().toISOString(), rotationId, outcome }, tenant.policy?.learning);
+      change = learned.change;
+      return { ...state, ...learned.state };
+    });
+    const happened = change as LearningChange;
+    if (!stored || !happened) continue;
+    if (happened.kind === 'raised') await announce(ctx, action, 'raised', happened.level, happened.reason, actor);
+    else await announce(ctx, action, 'relaxed', null, happened.reason, actor);
+  }
+}
+
+/** A human raises the gate of a tenant and action (default L2): the next such action waits for approval. */
+export async function escalateGate(ctx: DeliveryContext, action: ActionType, level: GateLevel, actor: string, reason: string): Promise<GateState> {
+  const stored = await updateGate(ctx.deps, ctx.tenant.id, action, (state) => ({
+    ...state,
+    raisedTo: level,
+    raisedBy: 'escalation',
+    raisedAt: ctx.deps.clock.now().toISOString(),
+    reason: `escalated by ${actor}: ${reason}`,
+    acceptedRun: 0,
+  }));
+  await announce(ctx, action, 'raised', level, `escalated by ${actor}: ${reason}`, actor);
+  return stored!;
+}
+
+/** A human lifts a raised gate: the tenant's policy applies again. */
+export async function lowerGate(ctx: DeliveryContext, action: ActionType, actor: string, reason: string): Promise<GateState> {
+  const stored = await updateGate(ctx.deps, ctx.tenant.id, action, (state) => ({ ...state, raisedTo: null, raisedBy: null, raisedAt: null, reason: null, acceptedRun: 0 }));
+  await announce(ctx, action, 'relaxed', null, `lowered by ${actor}: ${reason}`, actor);
+  return stored!;
+}
+
+async function announce(ctx: DeliveryContext, action: ActionType, kind: 'raised' | 'relaxed', level: GateLevel | null, reason: string, actor: string): Promise<void> {
+  const { deps, tenant } = ctx;
+  await ctx.audit(kind === 'raised' ? 'gate.raised' : 'gate.relaxed', { action, level, reason, actor });
+  const now = deps.clock.now().toISOString();
+  await deliver(ctx, {
+    id: `${tenant.id}:gate:${action}:${kind}:${now}`,
+    tenantId: tenant.id,
+    kind: 'gate-changed',
+    severity: 'warning',
+    title: kind === 'raised' ? `${action} for ${tenant.name ?? tenant.id} now waits for approval (${level})` : `${action} for ${tenant.name ?? tenant.id} is back to the tenant's level`,
+    text: reason,
+    to: contact(tenant.escalation ?? tenant.assignee),
+    subject: {},
+    facts: { action, level, by: actor },
+    occurredAt: now,
+    correlationId: `gate:${tenant.id}:${action}`,
+  });
+}
