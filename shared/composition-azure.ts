@@ -39,7 +39,7 @@ import { FilesDeployer } from './adapters/local/files-deployer';
 import { RoutingDeployer } from './adapters/routing/routing-deployer';
 import { StaticResolver, SystemResolver } from './adapters/tls/system-resolver';
 import { TlsProber } from './adapters/tls/tls-prober';
-import { buildIssuers, buildNotifiers, DEFAULT_ROTATION, dnsLookupFor, trustAnchorsFor } from './composition-common';
+import { buildIssuers, buildNotifiers, DEFAULT_ROTATION, dnsLookupFor, trustAnchorsFor, type NotifierOptions } from './composition-common';
 import type { PipelineDeps, RotationOptions } from './pipeline/stage';
 import { routes } from './pipeline/topology';
 
@@ -64,6 +64,7 @@ export interface AzureRuntimeOptions {
   rotation?: Partial<RotationOptions>;
   consoleStream?: Writable | null;
   notify?: boolean;
+  graphFetchOptions?: NotifierOptions['graphFetchOptions'];
 }
 
 export interface AzureRuntime {
@@ -130,7 +131,7 @@ export async function createAzureRuntime(config: CertopsConfig, settings: AzureS
     keys: keyStore,
     governance: new CosmosGovernanceStore(state),
     actionsBaseUrl: config.notifications.actionsBaseUrl,
-    notifiers: buildNotifiers(config, { env, notify: options.notify, consoleStream: options.consoleStream }),
+    notifiers: buildNotifiers(config, { env, notify: options.notify, consoleStream: options.consoleStream, graphCredential: () => credential, graphFetchOptions: options.graphFetchOptions }),
     discovery: config.discovery,
     rotation: { ...DEFAULT_ROTATION, ...options.rotation },
     trustAnchors: trustAnchorsFor(tenants, issuers),

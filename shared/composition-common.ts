@@ -23,6 +23,10 @@ import { LocalCaIssuer } from './adapters/local/local-ca-issuer';
 import { OutboxNotifier } from './adapters/local/outbox-notifier';
 import { WebhookNotifier } from './adapters/local/webhook-notifier';
 import type { RotationOptions } from './pipeline/stage';
+import type { TokenCredential } from '@azure/core-auth';
+import { graphClient, type GraphClientOptions } from './adapters/graph/graph-client';
+import { GraphMailNotifier } from './adapters/graph/graph-mail-notifier';
+import { TeamsWorkflowNotifier } from './adapters/teams/teams-workflow-notifier';
 
 /** The lease matches the bus lock (30 s): a crashed rotation's redelivery finds it run out. */
 export const DEFAULT_ROTATION: RotationOptions = {
@@ -55,10 +59,32 @@ export function buildIssuers(input: { tenants: TenantDirectory; keyStore: KeySto
   };
 }
 
+export interface NotifierOptions {
+  env: NodeJS.ProcessEnv;
+  notify?: boolean;
+  consoleStream?: Writable | null;
+  /** Who calls Microsoft Graph for e-mail (the managed identity in Azure; injected in tests). */
+  graphCredential?: () => TokenCredential;
+  /** Transport options for Graph (a trusted test CA). */
+  graphFetchOptions?: GraphClientOptions['fetchOptions'];
+  logger?: Logger;
+}
+
 /** The configured channels; none when `notify` is false (read-only commands need no secret). */
-export function buildNotifiers(config: CertopsConfig, options: { env: NodeJS.ProcessEnv; notify?: boolean; consoleStream?: Writable | null }): Notifier[] {
+export function buildNotifiers(config: CertopsConfig, options: NotifierOptions): Notifier[] {
   const notifiers: Notifier[] = [];
   if (options.notify === false) return notifiers;
+  const { teams, email } = config.notifications;
+  if (teams) {
+    const url = options.env[teams.urlEnv];
+    if (!url) throw new Error(`notifications.teams.urlEnv names ${teams.urlEnv}, which is not set; set it to the Teams workflow's URL`);
+    notifiers.push(new TeamsWorkflowNotifier({ url }));
+  }
+  if (email) {
+    if (!options.graphCredential) throw new Error('notifications.email needs a Microsoft Graph identity: the managed identity on Azure, or AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET for an app with Mail.Send');
+    const client = graphClient({ baseUrl: email.graphBaseUrl, credential: options.graphCredential(), fetchOptions: options.graphFetchOptions });
+    notifiers.push(new GraphMailNotifier({ client, senderUserId: email.sender }));
+  }
   if (config.notifications.console && options.consoleStream !== null) notifiers.push(new ConsoleNotifier({ stream: options.consoleStream ?? process.stdout }));
   if (config.notifications.outboxFile) notifiers.push(new OutboxNotifier({ file: config.notifications.outboxFile }));
   if (config.notifications.webhook) {

@@ -25,7 +25,9 @@ import { SqliteAcmeOrderJournal } from './adapters/local/sqlite-order-journal';
 import { SqliteGovernanceStore } from './adapters/local/sqlite-governance-store';
 import { StaticResolver, SystemResolver } from './adapters/tls/system-resolver';
 import { TlsProber } from './adapters/tls/tls-prober';
-import { buildIssuers, buildNotifiers, DEFAULT_ROTATION, dnsLookupFor, trustAnchorsFor } from './composition-common';
+import { buildIssuers, buildNotifiers, DEFAULT_ROTATION, dnsLookupFor, trustAnchorsFor, type NotifierOptions } from './composition-common';
+import { EnvironmentCredential } from '@azure/identity';
+import type { TokenCredential } from '@azure/core-auth';
 import { EmbeddedPipeline, embeddedRoutes } from './pipeline/embedded-pipeline';
 import type { PipelineDeps, RotationOptions } from './pipeline/stage';
 import type { StageName } from './pipeline/topology';
@@ -49,6 +51,9 @@ export interface EmbeddedOptions {
    * decorator around the store, an issuer or the deployer). Production callers leave it unset.
    */
   decorate?: (deps: PipelineDeps) => PipelineDeps;
+  /** Microsoft Graph for e-mail: the identity (default: AZURE_* client secret variables) and transport options. */
+  graphCredential?: () => TokenCredential;
+  graphFetchOptions?: NotifierOptions['graphFetchOptions'];
   /** Told each time a stage settles a message (progress display, tests). */
   observer?: (stage: StageName, outcome: 'completed' | 'dead-letter') => void;
 }
@@ -82,7 +87,13 @@ export function createEmbeddedRuntime(config: CertopsConfig, options: EmbeddedOp
   });
   const tenants = new ConfigTenantDirectory(config.tenants);
   const { issuers, close: closeIssuers } = buildIssuers({ tenants, keyStore, journal: new SqliteAcmeOrderJournal(db), clock, env, logger });
-  const notifiers = buildNotifiers(config, { env, notify: options.notify, consoleStream: options.consoleStream });
+  const notifiers = buildNotifiers(config, {
+    env,
+    notify: options.notify,
+    consoleStream: options.consoleStream,
+    graphCredential: options.graphCredential ?? (env.AZURE_CLIENT_SECRET ? () => new EnvironmentCredential() : undefined),
+    graphFetchOptions: options.graphFetchOptions,
+  });
   const outboxFile = config.notifications.outboxFile ?? null;
 
   const chosen: PipelineDeps = {

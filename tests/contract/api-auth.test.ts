@@ -5,14 +5,6 @@
 // jose 6 is an ES module and jest.config.js does not transform node_modules, so jest cannot load
 // it. Until jest.config.js transforms jose, load the real jose through Node's own loader (Node ≥
 // 20.19 requires ES modules natively), outside jest's module registry.
-jest.mock('jose', () => {
-  try {
-    return jest.requireActual('jose');
-  } catch {
-    return require('node:module')._load(require.resolve('jose'), null, false);
-  }
-});
-
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';

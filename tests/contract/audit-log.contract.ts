@@ -40,8 +40,9 @@ export function auditLogContract(name: string, makeLog: MakeAuditLog, options: A
     const clock = fixedClock('2025-03-01T00:00:00.000Z');
     const key = auditChainKey(Buffer.alloc(32, 7));
     const open: AuditLogHandle[] = [];
-    async function aLog(withKey: Buffer | undefined = key): Promise<AuditLogHandle> {
-      const handle = await makeLog({ clock, key: withKey });
+    /** `withKey` null: a log without a key (a plain SHA-256 chain). */
+    async function aLog(withKey: Buffer | null = key): Promise<AuditLogHandle> {
+      const handle = await makeLog({ clock, key: withKey ?? undefined });
       open.push(handle);
       return handle;
     }
@@ -110,6 +111,14 @@ export function auditLogContract(name: string, makeLog: MakeAuditLog, options: A
       await expect(log.append('contoso', anAuditEntry({ data: { bad: Number.NaN } }))).rejects.toThrow(/not a JSON number/);
       expect(await log.list('contoso')).toEqual([]);
       expect((await log.append('contoso', anAuditEntry())).seq).toBe(1);
+    });
+
+    it('When the log has no key, then its chain is a plain SHA-256 chain that anyone can verify without a key', async () => {
+      const { log } = await aLog(null);
+      for (let n = 1; n <= 3; n++) await log.append('contoso', anAuditEntry({ data: { n } }));
+
+      expect(verifyAuditChain(await log.list('contoso'))).toEqual({ ok: true, count: 3 });
+      expect(await log.verify('contoso')).toEqual({ ok: true, count: 3 });
     });
 
     it('When the log is keyed, then its chain is not a plain SHA-256 chain, and a record re-hashed without the key is named', async () => {

@@ -4,12 +4,11 @@
  * first write, or a winner that died between its claim and its write.
  */
 import { CosmosCertificateStore } from '../../shared/adapters/azure/cosmos-certificate-store';
-import { createKeyVaultClients, type KeyVaultClients } from '../../shared/adapters/azure/key-vault-clients';
+import type { KeyVaultClients } from '../../shared/adapters/azure/key-vault-clients';
 import { KeyVaultKeyStore } from '../../shared/adapters/azure/key-vault-key-store';
 import { auditChainKey, PLATFORM_TENANT } from '../../shared/composition-azure';
 import { startCosmosServer, type CosmosTestServer } from '../support/cosmos-server';
-import { FakeCredential } from '../support/fake-credential';
-import { startKeyVaultStub, type KeyVaultStub } from '../support/key-vault-stub';
+import { startKeyVaultStubWithClients, type KeyVaultStub } from '../support/key-vault-stub';
 
 jest.setTimeout(30_000);
 
@@ -18,8 +17,7 @@ let vault: KeyVaultStub;
 let kv: KeyVaultClients;
 beforeAll(async () => {
   cosmos = await startCosmosServer();
-  vault = await startKeyVaultStub();
-  kv = createKeyVaultClients(vault.url, new FakeCredential(), vault.clientOptions({ maxRetries: 0 }));
+  ({ stub: vault, clients: kv } = await startKeyVaultStubWithClients({ maxRetries: 0 }));
 });
 afterAll(async () => {
   await vault?.close();

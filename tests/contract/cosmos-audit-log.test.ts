@@ -7,24 +7,13 @@ import type { Container } from '@azure/cosmos';
 import { auditRecordId, CosmosAuditLog } from '../../shared/adapters/azure/cosmos-audit-log';
 import { auditChainKey } from '../../shared/adapters/local/sqlite-audit-log';
 import { fixedClock } from '../../shared/domain/clock';
-import { startCosmosServer, type CosmosTestServer } from '../support/cosmos-server';
+import { useCosmosServer } from '../support/cosmos-server';
 import { anAuditEntry, auditLogContract } from './audit-log.contract';
 
-let server: CosmosTestServer;
-let databaseId: string;
-beforeAll(async () => {
-  server = await startCosmosServer();
-});
-afterAll(async () => {
-  await server.close();
-});
-beforeEach(async () => {
-  ({ databaseId } = await server.freshDatabase());
-});
+const cosmos = useCosmosServer();
 
 auditLogContract('CosmosAuditLog', async ({ clock, key }) => {
-  const client = server.newClient();
-  const { audit } = server.containers(client, databaseId);
+  const { audit, close } = cosmos.connect();
   return {
     log: new CosmosAuditLog(audit, clock, key),
     async overwrite(record) {
@@ -33,14 +22,15 @@ auditLogContract('CosmosAuditLog', async ({ clock, key }) => {
     async remove(tenantId, seq) {
       await audit.item(auditRecordId(seq), tenantId).delete();
     },
-    close: async () => client.dispose(),
+    close,
   };
 });
 
 describe('CosmosAuditLog head', () => {
   const clock = fixedClock('2025-03-01T00:00:00.000Z');
   const key = auditChainKey(Buffer.alloc(32, 7));
-  const auditContainer = (): Container => server.containers(server.newClient(), databaseId).audit;
+  // Each call is another instance (a client of its own); the server disposes the clients at the end.
+  const auditContainer = (): Container => cosmos.connect().audit;
   const readHead = async (audit: Container, tenantId: string) =>
     (await audit.item('head', tenantId).read<{ seq: number; hash: string }>()).resource;
 

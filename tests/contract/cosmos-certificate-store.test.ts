@@ -4,25 +4,12 @@
  * `makeStore` opens its own client on it, so a "reopen" is a new client with cold caches.
  */
 import { CosmosCertificateStore } from '../../shared/adapters/azure/cosmos-certificate-store';
-import { startCosmosServer, type CosmosTestServer } from '../support/cosmos-server';
+import { useCosmosServer } from '../support/cosmos-server';
 import { certificateStoreContract } from './certificate-store.contract';
 
-let server: CosmosTestServer;
-let databaseId: string;
-beforeAll(async () => {
-  server = await startCosmosServer();
-});
-afterAll(async () => {
-  await server.close();
-});
-beforeEach(async () => {
-  ({ databaseId } = await server.freshDatabase());
-});
+const cosmos = useCosmosServer();
 
 certificateStoreContract('CosmosCertificateStore', async () => {
-  const client = server.newClient();
-  return {
-    store: new CosmosCertificateStore(server.containers(client, databaseId).state),
-    close: async () => client.dispose(),
-  };
+  const { state, close } = cosmos.connect();
+  return { store: new CosmosCertificateStore(state), close };
 });

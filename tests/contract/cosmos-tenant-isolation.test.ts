@@ -13,7 +13,7 @@ import type { Container } from '@azure/cosmos';
 import { CosmosCertificateStore } from '../../shared/adapters/azure/cosmos-certificate-store';
 import { CosmosAcmeOrderJournal } from '../../shared/adapters/azure/cosmos-order-journal';
 import type { CertificateStore } from '../../shared/ports/certificate-store';
-import { startCosmosServer, type CosmosTestServer, type RecordedCosmosRequest } from '../support/cosmos-server';
+import { useCosmosServer, type RecordedCosmosRequest } from '../support/cosmos-server';
 import { aCertificate, aManagedState, anObservation } from './certificate-store.contract';
 import { anOrder } from './order-journal.contract';
 
@@ -29,20 +29,13 @@ const B_KEYS = {
   claim: 'rotation:sweep-1:www',
 };
 
-let server: CosmosTestServer;
+const cosmos = useCosmosServer();
 let state: Container;
 let store: CosmosCertificateStore;
 let journal: CosmosAcmeOrderJournal;
 
-beforeAll(async () => {
-  server = await startCosmosServer();
-});
-afterAll(async () => {
-  await server.close();
-});
-
 beforeEach(async () => {
-  ({ state } = await server.freshDatabase());
+  ({ state } = cosmos);
   store = new CosmosCertificateStore(state);
   journal = new CosmosAcmeOrderJournal(state);
   await seedTenantB(store, journal);
@@ -69,9 +62,9 @@ async function documentsOf(tenantId: string): Promise<unknown[]> {
 
 /** The requests the server received while `act` ran. */
 async function recorded(act: () => Promise<unknown>): Promise<RecordedCosmosRequest[]> {
-  server.requests.length = 0;
+  cosmos.server.requests.length = 0;
   await act().catch(() => undefined);
-  return server.requests.splice(0);
+  return cosmos.server.requests.splice(0);
 }
 
 const callsAsTenantA: Array<{ method: string; call: () => Promise<unknown>; refusedBeforeSending?: true }> = [

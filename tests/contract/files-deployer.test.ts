@@ -241,6 +241,7 @@ describe('FilesDeployer', () => {
     expect(await read(target.chainFile!)).toBe(before.chainPem);
     expect(await read(target.keyFile)).toBe(before.privateKeyPem);
     expect(await mode(target.keyFile)).toBe(0o600);
+    expect(await mode(`${target.keyFile}.certops-prev`)).toBe(0o600); // restoring copies the backup, leaving it private
     expect(await read(marker)).toBe(after.certificatePem + before.certificatePem + before.certificatePem);
   });
 

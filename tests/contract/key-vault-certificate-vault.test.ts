@@ -3,11 +3,10 @@ import { X509Certificate, createHash } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import type { SecretClient } from '@azure/keyvault-secrets';
 import { createCertificate, generateKeyPair, type KeyPair } from '../../shared/adapters/local/certificate-factory';
-import { createKeyVaultClients } from '../../shared/adapters/azure/key-vault-clients';
+import type { KeyVaultClients } from '../../shared/adapters/azure/key-vault-clients';
 import { KeyVaultCertificateVault, PKCS12_CONTENT_TYPE } from '../../shared/adapters/azure/key-vault-certificate-vault';
 import { PermanentError, RetryableError } from '../../shared/domain/errors';
-import { FakeCredential } from '../support/fake-credential';
-import { startKeyVaultStub, type KeyVaultStub } from '../support/key-vault-stub';
+import { startKeyVaultStubWithClients, type KeyVaultStub } from '../support/key-vault-stub';
 
 const HOUR = 3_600_000;
 
@@ -57,8 +56,8 @@ describe('KeyVaultCertificateVault against the Key Vault stub (real CertificateC
     ca = await aTestCa();
   });
   beforeEach(async () => {
-    stub = await startKeyVaultStub({ pageSize: 2, selfSignAfterPolls: 2 });
-    const clients = createKeyVaultClients(stub.url, new FakeCredential(), stub.clientOptions({ maxRetries: 0 }));
+    let clients: KeyVaultClients;
+    ({ stub, clients } = await startKeyVaultStubWithClients({ pageSize: 2, selfSignAfterPolls: 2, maxRetries: 0 }));
     vault = new KeyVaultCertificateVault(clients.certificates, { pollIntervalInMs: 5 });
     secrets = clients.secrets;
   });

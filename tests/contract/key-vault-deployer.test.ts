@@ -1,40 +1,26 @@
+/**
+ * KeyVaultDeployer, what only Key Vault shows (real SDK against the Key Vault stub): the versions a
+ * deployment and a restore leave, the receipt's record of them, the PEM secret, and previous keys
+ * that are not exportable. What every deployer shares (the new material served after deploy, the
+ * old one after restore, twice, resumed, restore over nothing, foreign target types) is the
+ * Deployer contract, run by key-vault-deployer.contract.test.ts.
+ */
 import { X509Certificate, createHash } from 'node:crypto';
-import { createCertificate, generateKeyPair, type KeyPair } from '../../shared/adapters/local/certificate-factory';
-import { createKeyVaultClients, type KeyVaultClients } from '../../shared/adapters/azure/key-vault-clients';
+import type { KeyVaultClients } from '../../shared/adapters/azure/key-vault-clients';
 import { KeyVaultCertificateVault, PEM_CONTENT_TYPE, PKCS12_CONTENT_TYPE } from '../../shared/adapters/azure/key-vault-certificate-vault';
 import { KeyVaultDeployer } from '../../shared/adapters/azure/key-vault-deployer';
 import type { KeyVaultTarget } from '../../shared/config/model';
 import { fixedClock } from '../../shared/domain/clock';
 import { PermanentError } from '../../shared/domain/errors';
 import type { CertificateMaterial, DeploymentReceipt } from '../../shared/ports/deployer';
-import { FakeCredential } from '../support/fake-credential';
-import { startKeyVaultStub, type KeyVaultStub } from '../support/key-vault-stub';
+import { startKeyVaultStubWithClients, type KeyVaultStub } from '../support/key-vault-stub';
+import { aCA, aCertificate, type TestCertificate } from '../support/x509-builders';
 
-const HOUR = 3_600_000;
 const NAME = 'www-contoso';
 
-interface Ca {
-  certificatePem: string;
-  key: KeyPair;
-}
-
-async function aCa(): Promise<Ca> {
-  const key = await generateKeyPair('ec-p256');
-  const ca = await createCertificate({ subject: 'CN=Contoso Test CA', isCA: true, key, notBefore: new Date(Date.now() - HOUR), notAfter: new Date(Date.now() + 48 * HOUR) });
-  return { certificatePem: ca.certificatePem, key };
-}
-
-async function aMaterial(ca: Ca): Promise<CertificateMaterial> {
-  const key = await generateKeyPair('ec-p256');
-  const leaf = await createCertificate({
-    subject: 'CN=www.contoso.test',
-    dnsNames: ['www.contoso.test'],
-    key,
-    issuer: ca,
-    notBefore: new Date(Date.now() - HOUR),
-    notAfter: new Date(Date.now() + 24 * HOUR),
-  });
-  return { certificatePem: leaf.certificatePem, chainPem: ca.certificatePem, privateKeyPem: key.privateKeyPem };
+async function aMaterial(ca: TestCertificate): Promise<CertificateMaterial> {
+  const leaf = await aCertificate({ issuer: ca, subject: 'CN=www.contoso.test', dnsNames: ['www.contoso.test'] });
+  return { certificatePem: leaf.pem, chainPem: ca.pem, privateKeyPem: leaf.key.privateKeyPem };
 }
 
 function thumbprintOf(material: CertificateMaterial): string {
@@ -47,17 +33,15 @@ describe('KeyVaultDeployer against the Key Vault stub', () => {
   let vault: KeyVaultCertificateVault;
   let deployer: KeyVaultDeployer;
   let target: KeyVaultTarget;
-  let ca: Ca;
   let first: CertificateMaterial;
   let second: CertificateMaterial;
 
   beforeAll(async () => {
-    ca = await aCa();
+    const ca = await aCA();
     [first, second] = await Promise.all([aMaterial(ca), aMaterial(ca)]);
   });
   beforeEach(async () => {
-    stub = await startKeyVaultStub({ selfSignAfterPolls: 0 });
-    clients = createKeyVaultClients(stub.url, new FakeCredential(), stub.clientOptions({ maxRetries: 0 }));
+    ({ stub, clients } = await startKeyVaultStubWithClients({ selfSignAfterPolls: 0, maxRetries: 0 }));
     vault = new KeyVaultCertificateVault(clients.certificates, { pollIntervalInMs: 5 });
     target = { type: 'key-vault', vaultUrl: stub.url, certificateName: NAME };
     deployer = new KeyVaultDeployer({
@@ -73,25 +57,23 @@ describe('KeyVaultDeployer against the Key Vault stub', () => {
     await stub.close();
   });
 
-  it('When the certificate did not exist, then deploy imports it with chain and key, and the receipt has no previous version', async () => {
-    const receipt = await deployer.deploy(target, first);
+  it.each([
+    { case: 'the certificate did not exist', earlier: [] as Array<'first'> },
+    { case: 'a certificate existed', earlier: ['first'] as Array<'first'> },
+  ])('When $case, then deploy imports a new PEM version and the receipt names it and the version that served before', async ({ earlier }) => {
+    const before = earlier.length > 0 ? await deployer.deploy(target, first) : null;
 
-    const latest = await vault.get(NAME);
-    expect(latest?.thumbprintSha1).toBe(thumbprintOf(first));
-    expect(receipt).toMatchObject({ target, deployedAt: '2026-05-01T10:00:00.000Z', backup: { previousVersion: null, deployedVersion: latest?.version } });
-    const secret = await clients.secrets.getSecret(NAME);
-    expect(secret.properties.contentType).toBe(PEM_CONTENT_TYPE);
-    expect(secret.value).toContain('PRIVATE KEY');
-    expect(secret.value).toContain(ca.certificatePem.split('\n')[1]);
-  });
-
-  it('When a certificate existed, then deploy adds a version and the receipt names the one that served before', async () => {
-    const before = await deployer.deploy(target, first);
     const receipt = await deployer.deploy(target, second);
 
-    expect(receipt.backup).toMatchObject({ previousVersion: before.backup.deployedVersion, previousKeyExportable: 'true' });
-    expect(stub.certificateVersions(NAME)).toHaveLength(2);
-    expect((await vault.get(NAME))?.thumbprintSha1).toBe(thumbprintOf(second));
+    const versions = stub.certificateVersions(NAME);
+    expect(versions).toHaveLength(earlier.length + 1);
+    expect(receipt).toMatchObject({ target, deployedAt: '2026-05-01T10:00:00.000Z' });
+    expect(receipt.backup).toMatchObject({
+      previousVersion: before?.backup.deployedVersion ?? null,
+      previousKeyExportable: before ? 'true' : null,
+      deployedVersion: versions[versions.length - 1].version,
+    });
+    expect(stub.secretVersions(NAME).map((v) => v.contentType)).toEqual(versions.map(() => PEM_CONTENT_TYPE));
   });
 
   it.each([
@@ -106,21 +88,19 @@ describe('KeyVaultDeployer against the Key Vault stub', () => {
     expect(resumed.backup).toEqual(attempt.backup);
   });
 
-  it('When a deployment is restored, then the previous certificate is the latest again, and restoring twice adds nothing', async () => {
+  it('When a deployment is restored, then the previous version is imported again as the newest, and restoring twice adds no other version', async () => {
     await deployer.deploy(target, first);
     const receipt = await deployer.deploy(target, second);
 
     await deployer.restore(receipt);
     await deployer.restore(receipt);
 
-    expect((await vault.get(NAME))?.thumbprintSha1).toBe(thumbprintOf(first));
-    expect(stub.certificateVersions(NAME).map((v) => v.enabled)).toEqual([true, true, true]);
-    expect(stub.certificateVersions(NAME)).toHaveLength(3);
-    const restoredSecret = await clients.secrets.getSecret(NAME);
-    expect(restoredSecret.value).toContain('PRIVATE KEY'); // the restored version can be served
+    const versions = stub.certificateVersions(NAME);
+    expect(versions.map((v) => v.enabled)).toEqual([true, true, true]);
+    expect(versions[2].thumbprint).toBe(versions[0].thumbprint);
   });
 
-  it('When nothing existed before the deployment, then restore disables the deployed version', async () => {
+  it('When nothing existed before the deployment, then restore disables the deployed version (it does not delete it: a soft-deleted name would refuse the next import)', async () => {
     const receipt = await deployer.deploy(target, first);
 
     await deployer.restore(receipt);
@@ -151,7 +131,7 @@ describe('KeyVaultDeployer against the Key Vault stub', () => {
     expect((await vault.get(NAME))?.thumbprintSha1).toBe(thumbprintOf(second)); // nothing changed
   });
 
-  it('When the target is not a Key Vault target, then deploy refuses it permanently', async () => {
+  it('When the target is not a Key Vault target, then it is refused before any request reaches the vault', async () => {
     const files = { type: 'files', certFile: '/tmp/c.pem', keyFile: '/tmp/k.pem' } as const;
     await expect(deployer.deploy(files, first)).rejects.toThrow(PermanentError);
     expect(stub.requests).toHaveLength(0);

@@ -1,10 +1,10 @@
 import { AzureLogger, setLogLevel } from '@azure/logger';
 import { SecretClient } from '@azure/keyvault-secrets';
 import { PermanentError, RetryableError } from '../../shared/domain/errors';
-import { createKeyVaultClients, KEY_VAULT_API_VERSION } from '../../shared/adapters/azure/key-vault-clients';
+import { KEY_VAULT_API_VERSION } from '../../shared/adapters/azure/key-vault-clients';
 import { KeyVaultKeyStore, MAX_SECRET_NAME_LENGTH, secretNameFor } from '../../shared/adapters/azure/key-vault-key-store';
-import { FakeCredential } from '../support/fake-credential';
-import { STUB_TENANT, startKeyVaultStub, type KeyVaultStub } from '../support/key-vault-stub';
+import type { FakeCredential } from '../support/fake-credential';
+import { STUB_TENANT, startKeyVaultStubWithClients, type KeyVaultStub } from '../support/key-vault-stub';
 import { aPrivateKeyPem, keyStoreContract, pemBody } from './key-store.contract';
 
 /** Captures everything the Azure SDK logs (verbose: requests, responses, retries). */
@@ -23,10 +23,8 @@ function captureAzureLogs(): { text(): string; stop(): void } {
 }
 
 async function openStore(options: { maxRetries?: number } = {}) {
-  const stub = await startKeyVaultStub();
-  const credential = new FakeCredential();
-  const { secrets } = createKeyVaultClients(stub.url, credential, stub.clientOptions(options));
-  return { stub, credential, secrets, store: new KeyVaultKeyStore(secrets) };
+  const { stub, credential, clients } = await startKeyVaultStubWithClients(options);
+  return { stub, credential, secrets: clients.secrets, store: new KeyVaultKeyStore(clients.secrets) };
 }
 
 keyStoreContract('KeyVaultKeyStore (real SecretClient against the Key Vault stub)', async () => {

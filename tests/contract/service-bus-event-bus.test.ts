@@ -14,7 +14,7 @@ import {
 } from '../../shared/adapters/azure/service-bus-event-bus';
 import type { ReceivedMessage, Settlement } from '../../shared/ports/event-bus';
 import { ServiceBusBroker, type ServiceBusBrokerOptions } from '../support/service-bus-broker';
-import { anEvent, CONTRACT_ROUTES, eventBusContract } from './event-bus.contract';
+import { anEvent, collectIds, CONTRACT_ROUTES, eventBusContract } from './event-bus.contract';
 
 /** Few, fast retries: a broker on loopback answers at once or not at all. */
 const CLIENT_OPTIONS: ServiceBusClientOptions = { retryOptions: { maxRetries: 2, retryDelayInMs: 20, timeoutInMs: 5_000 } };
@@ -149,12 +149,7 @@ describe('ServiceBusEventBus on Service Bus semantics (real SDK, test broker)', 
     const client = new ServiceBusClient(`127.0.0.1:${broker.port}`, credential, { ...CLIENT_OPTIONS, webSocketOptions: { webSocket: TcpAsWebSocket } });
     clients.push(client);
     const bus = aBus(client);
-    const got: string[] = [];
-    bus.subscribe('notify', ANALYZED, async (m) => {
-      got.push(m.id);
-      return complete;
-    });
-    bus.start();
+    const got = collectIds(bus);
     await bus.publish(ANALYZED, [anEvent(1)]);
     await bus.idle();
 

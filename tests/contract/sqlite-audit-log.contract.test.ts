@@ -1,4 +1,8 @@
-/** The AuditLog contract against SqliteAuditLog: every log of a test opens the same file. */
+/**
+ * The AuditLog contract against SqliteAuditLog: every log of a test opens its own connection to
+ * the same file, so the contract's race "from two instances" is two connections to one file, and
+ * its tampering (`overwrite`, `remove`) is SQL run straight at the table.
+ */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';

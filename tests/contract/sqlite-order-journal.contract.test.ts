@@ -1,4 +1,7 @@
-/** The AcmeOrderJournal contract against SqliteAcmeOrderJournal: every journal of a test opens the same file. */
+/**
+ * The AcmeOrderJournal contract against SqliteAcmeOrderJournal: every journal of a test opens its
+ * own connection to the same file, so the contract's "the process starts again" is a real reopen.
+ */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';

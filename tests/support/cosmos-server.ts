@@ -89,3 +89,69 @@ export async function startCosmosServer(): Promise<CosmosTestServer> {
     },
   };
 }
+
+/** A client of its own on the current test's database: another instance of the service. */
+export interface CosmosConnection {
+  state: Container;
+  audit: Container;
+  /** Disposes this connection's client. */
+  close(): Promise<void>;
+}
+
+/** The Cosmos test server as a test file uses it (see useCosmosServer). */
+export interface CosmosTestDatabase {
+  readonly server: CosmosTestServer;
+  /** The current test's database. */
+  readonly databaseId: string;
+  /** Its containers, through the client that created them (warm caches). */
+  readonly state: Container;
+  readonly audit: Container;
+  /** A new client on the current test's database (cold caches, as a restarted instance). */
+  connect(): CosmosConnection;
+}
+
+/**
+ * Registers the hooks every Cosmos test file needs: the server starts before the file's tests and
+ * closes after them, and each test gets a database of its own. Call at the top of the file (the
+ * hooks run before the file's own `beforeEach`, so a test's setup sees its fresh database).
+ */
+export function useCosmosServer(): CosmosTestDatabase {
+  let server: CosmosTestServer | undefined;
+  let database: { databaseId: string; state: Container; audit: Container } | undefined;
+  const started = (): CosmosTestServer => {
+    if (!server) throw new Error('useCosmosServer: the server starts in beforeAll; use it inside a hook or a test');
+    return server;
+  };
+  const current = () => {
+    if (!database) throw new Error('useCosmosServer: each test\'s database is made in beforeEach; use it inside a test');
+    return { server: started(), database };
+  };
+  beforeAll(async () => {
+    server = await startCosmosServer();
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+  beforeEach(async () => {
+    database = await started().freshDatabase();
+  });
+  return {
+    get server() {
+      return started();
+    },
+    get databaseId() {
+      return current().database.databaseId;
+    },
+    get state() {
+      return current().database.state;
+    },
+    get audit() {
+      return current().database.audit;
+    },
+    connect() {
+      const { server: s, database: d } = current();
+      const client = s.newClient();
+      return { ...s.containers(client, d.databaseId), close: async () => client.dispose() };
+    },
+  };
+}

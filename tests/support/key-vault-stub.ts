@@ -33,6 +33,8 @@ import * as path from 'node:path';
 import * as x509 from '@peculiar/x509';
 import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import { createCertificate, generateKeyPair, localhostTlsMaterial, toPem, type KeyPair, type KeySpec } from '../../shared/adapters/local/certificate-factory';
+import { createKeyVaultClients, type KeyVaultClients } from '../../shared/adapters/azure/key-vault-clients';
+import { FakeCredential } from './fake-credential';
 
 export const STUB_API_VERSION = '2025-07-01';
 export const STUB_TENANT = '72f988bf-0000-4000-8000-00000000c0de';
@@ -531,6 +533,26 @@ export async function startKeyVaultStub(options: KeyVaultStubOptions = {}): Prom
         server.close(() => resolve());
       }),
   };
+}
+
+/** A stub and the real SDK clients pointed at it: what every Key Vault adapter test starts from. */
+export interface KeyVaultStubWithClients {
+  stub: KeyVaultStub;
+  clients: KeyVaultClients;
+  /** The credential the clients hold (it counts and records its token requests). */
+  credential: FakeCredential;
+}
+
+/**
+ * Starts a stub and builds the pinned SDK clients for it (createKeyVaultClients) with a
+ * FakeCredential; `maxRetries` is the clients' retry count (the stub's default of 3 when absent).
+ * Close with `stub.close()`.
+ */
+export async function startKeyVaultStubWithClients(options: KeyVaultStubOptions & { maxRetries?: number } = {}): Promise<KeyVaultStubWithClients> {
+  const { maxRetries, ...stubOptions } = options;
+  const stub = await startKeyVaultStub(stubOptions);
+  const credential = new FakeCredential(stubOptions.token);
+  return { stub, credential, clients: createKeyVaultClients(stub.url, credential, stub.clientOptions({ maxRetries })) };
 }
 
 function send(res: import('node:http').ServerResponse, answer: Answer): void {

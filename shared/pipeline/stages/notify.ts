@@ -103,7 +103,14 @@ async function onRotationCompleted(data: RotationCompleted, tenant: TenantConfig
     text: `${data.decision.rationale} Reason: ${data.reason}. Every address verified serving the new certificate: ${data.verified.map((v) => `${v.endpointId}@${v.address}`).join(', ')}.`,
     to: data.decision.tell,
     subject: { certificateId: data.certificateId, fingerprint: data.toFingerprint },
-    facts: { from: data.fromFingerprint, to: data.toFingerprint, notAfter: data.notAfter, level: data.decision.level, verifiedAddresses: data.verified.length },
+    facts: {
+      from: data.fromFingerprint,
+      to: data.toFingerprint,
+      notAfter: data.notAfter,
+      level: data.decision.level,
+      verifiedAddresses: data.verified.length,
+      verified: data.verified.map((v) => `${v.endpointId}@${v.address}`).join(', '),
+    },
     occurredAt: event.time,
     correlationId: ctx.correlationId,
   });
