@@ -15,8 +15,9 @@ import { localhostTlsMaterial } from '../../shared/adapters/local/certificate-fa
 import { createKeyVaultClients } from '../../shared/adapters/azure/key-vault-clients';
 import { KeyVaultCertificateVault, PKCS12_CONTENT_TYPE } from '../../shared/adapters/azure/key-vault-certificate-vault';
 import { FakeCredential } from '../support/fake-credential';
+import { REFERENCE_DIR } from '../support/x509-builders';
 
-const RECORDINGS = '/work/shared/reference/azure-keyvault/recordings';
+const RECORDINGS = path.join(REFERENCE_DIR, 'azure-keyvault', 'recordings');
 
 interface Entry {
   RequestUri: string;

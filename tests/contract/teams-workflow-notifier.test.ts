@@ -1,10 +1,9 @@
-import { readFileSync } from 'node:fs';
-import { Validator, type Schema } from 'jsonschema';
 import { escapeMarkdown, notificationCard } from '../../shared/adapters/teams/adaptive-card';
 import { TeamsWorkflowNotifier, type NotifierLogger } from '../../shared/adapters/teams/teams-workflow-notifier';
 import { PermanentError, RetryableError } from '../../shared/domain/errors';
 import type { Notification, NotificationAction } from '../../shared/ports/notifier';
 import { startTeamsWorkflowReceiver, type TeamsWorkflowReceiver } from '../support/teams-workflow-receiver';
+import { adaptiveCardErrors } from '../support/adaptive-card-schema';
 
 // ---- builders: the shapes shared/pipeline/stages/notify.ts produces ----------------------------
 
@@ -81,34 +80,7 @@ const KIND_DEFAULTS: Record<Notification['kind'], Partial<Notification>> = {
 
 const ALL_KINDS = Object.keys(KIND_DEFAULTS) as Array<Notification['kind']>;
 
-// ---- the schema, with the upstream quirk fixes of reference/SOURCES.md §3 ---------------------
-
-/**
- * SOURCES.md §3: the upstream file declares draft-06 but names itself with the draft-04 keyword
- * `id` (fix 1: rename to `$id`), and the 1.6 file has draft-03 style `"required": true` (fix 2:
- * drop boolean `required`). Fix 2 is a no-op on the 1.5 file; it is applied anyway so that the
- * same loader serves 1.6. The file on disk is not modified.
- */
-function loadCardSchema(): Schema {
-  const schema = JSON.parse(readFileSync('/work/shared/reference/adaptivecards/adaptive-card.schema.v1.5.0.json', 'utf8')) as Record<string, unknown>;
-  if (typeof schema.id === 'string') {
-    schema.$id = schema.id;
-    delete schema.id;
-  }
-  const dropBooleanRequired = (node: unknown): void => {
-    if (Array.isArray(node)) return node.forEach(dropBooleanRequired);
-    if (!node || typeof node !== 'object') return;
-    const obj = node as Record<string, unknown>;
-    if (typeof obj.required === 'boolean') delete obj.required;
-    Object.values(obj).forEach(dropBooleanRequired);
-  };
-  dropBooleanRequired(schema);
-  return schema as Schema;
-}
-
-const cardSchema = loadCardSchema();
-const validator = new Validator();
-const schemaErrors = (card: unknown) => validator.validate(card, cardSchema, { nestedErrors: true }).errors.map((e) => `${e.property} ${e.message}`);
+const schemaErrors = adaptiveCardErrors;
 
 type Element = { type: string; text?: string; items?: Element[]; facts?: Array<{ title: string; value: string }>; [k: string]: unknown };
 type Card = { type: string; version: string; body: Element[]; actions: Array<{ type: string; title: string; url: string; style?: string }> };
