@@ -7,6 +7,7 @@
 import type { InvocationContext, Timer } from '@azure/functions';
 import { DEFAULT_RETRY_BASE_DELAY_MS, DEFAULT_RETRY_MAX_DELAY_MS, retryDelayMs } from '../shared/domain/retry-backoff';
 import { runStage } from '../shared/pipeline/stage-runner';
+import { DEFAULT_DIGEST_SCHEDULE, sendDigests } from '../shared/pipeline/digest-job';
 import { STAGE_HANDLERS } from '../shared/pipeline/stages';
 import { sweepRequests } from '../shared/pipeline/sweep';
 import { publishEvents } from '../shared/pipeline/embedded-pipeline';
@@ -56,6 +57,16 @@ export class DeadLetteredError extends Error {
 
 export function registerStages(app: FunctionsApp, options: RegistrationOptions): string[] {
   const names: string[] = [];
+  // The daily digest of what noise control held back (not a stage: it reads the digest queue).
+  app.timer('digest-timer', {
+    schedule: DEFAULT_DIGEST_SCHEDULE,
+    handler: async (_timer, context) => {
+      const { deps } = await options.runtime();
+      const sent = await sendDigests(deps);
+      context.log(`${sent.length} digests sent`);
+    },
+  });
+  names.push('digest-timer');
   for (const definition of STAGES) {
     const handler = STAGE_HANDLERS[definition.name];
     if (definition.timer) {

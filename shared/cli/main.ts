@@ -122,7 +122,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
       const config = loadConfig(configFile);
       const runtime = createEmbeddedRuntime(config, { logger });
       const scheduler = new Scheduler({ logger });
-      runtime.pipeline.schedule(scheduler, { ingest: config.sweepSchedule });
+      runtime.pipeline.schedule(scheduler, { ingest: config.sweepSchedule, digest: config.notifications.digestSchedule });
       runtime.pipeline.start();
       scheduler.start();
       const api = config.api ? await startApiServer(apiFor(runtime), { port: config.api.port ?? 0 }) : null;

@@ -11,6 +11,7 @@ import { runStage, type StageOutcome } from './stage-runner';
 import { STAGE_HANDLERS } from './stages';
 import { routes, STAGES, topicOf, type EventType, type StageName } from './topology';
 import { sweepRequests } from './sweep';
+import { DEFAULT_DIGEST_SCHEDULE, sendDigests } from './digest-job';
 import { onDemandRenewal, runOverride, type OnDemandOverride, type OnDemandRenewal } from './on-demand';
 
 export async function publishEvents(bus: EventBus, events: CloudEvent[]): Promise<void> {
@@ -74,7 +75,8 @@ export class EmbeddedPipeline {
    * Puts every timer of the topology on the scheduler: a tick publishes one sweep request per
    * tenant (the Functions timer trigger does the same through the ingest handler).
    */
-  schedule(scheduler: JobScheduler, schedules: Partial<Record<StageName, string>> = {}): void {
+  schedule(scheduler: JobScheduler, schedules: Partial<Record<StageName | 'digest', string>> = {}): void {
+    scheduler.schedule('digest', schedules.digest ?? DEFAULT_DIGEST_SCHEDULE, async () => void (await sendDigests(this.deps)));
     for (const definition of STAGES) {
       if (!definition.timer) continue;
       scheduler.schedule(`${definition.name}-timer`, schedules[definition.name] ?? definition.timer.schedule, async () => {
