@@ -4,7 +4,7 @@
  * every request carries an Entra ID bearer token, validated by the router.
  */
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import { INVALID_JSON, type ApiRequest, type ApiResponse } from '../shared/api/router';
+import { parseJsonBody, type ApiRequest, type ApiResponse } from '../shared/api/router';
 
 export interface HttpFunctionsApp {
   http(
@@ -19,15 +19,7 @@ export function registerApi(app: HttpFunctionsApp, api: () => Promise<(request: 
     methods: ['GET', 'POST'],
     authLevel: 'anonymous',
     handler: async (request) => {
-      const text = await request.text();
-      let body: unknown;
-      if (text.trim() !== '') {
-        try {
-          body = JSON.parse(text);
-        } catch {
-          body = INVALID_JSON;
-        }
-      }
+      const body = parseJsonBody(await request.text());
       const answer = await (await api())({
         method: request.method,
         path: new URL(request.url).pathname,

@@ -5,7 +5,7 @@
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { INVALID_JSON, type ApiRequest, type ApiResponse } from './router';
+import { parseJsonBody, type ApiRequest, type ApiResponse } from './router';
 
 const MAX_BODY_BYTES = 64 * 1024;
 
@@ -30,15 +30,7 @@ export async function startApiServer(handle: (request: ApiRequest) => Promise<Ap
     });
     req.on('end', () => {
       if (res.writableEnded) return;
-      const text = Buffer.concat(chunks).toString('utf8');
-      let body: unknown;
-      if (text.trim() !== '') {
-        try {
-          body = JSON.parse(text);
-        } catch {
-          body = INVALID_JSON;
-        }
-      }
+      const body = parseJsonBody(Buffer.concat(chunks).toString('utf8'));
       const url = new URL(req.url ?? '/', 'http://localhost');
       const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : v]));
       void handle({ method: req.method ?? 'GET', path: url.pathname, headers, body }).then(

@@ -45,6 +45,16 @@ export interface ApiDeps {
 
 export const INVALID_JSON = Symbol('invalid JSON');
 
+/** A request body as the router takes it: undefined when empty, INVALID_JSON when it does not parse. */
+export function parseJsonBody(text: string): unknown {
+  if (text.trim() === '') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return INVALID_JSON;
+  }
+}
+
 class HttpError extends Error {
   constructor(
     readonly status: number,

@@ -69,6 +69,8 @@ export async function buildDemoWorld(
   now: Date,
   webhook?: { url: string; secretEnv: string },
   acme?: DemoAcme,
+  /** The API the notifications' Review / Override / Escalate links lead to (tokens signed by the local key). */
+  api?: { actionsBaseUrl: string },
 ): Promise<DemoWorld> {
   const pki = path.join(workDir, 'pki');
   mkdirSync(pki, { recursive: true });
@@ -155,7 +157,8 @@ export async function buildDemoWorld(
   const config: CertopsConfig = {
     dataDir: path.join(workDir, 'data'),
     discovery: { concurrency: 16, connectTimeoutMs: 1000, handshakeTimeoutMs: 2000 },
-    notifications: { console: true, outboxFile: path.join(workDir, 'notifications.jsonl'), webhook },
+    notifications: { console: true, outboxFile: path.join(workDir, 'notifications.jsonl'), webhook, ...(api ? { actionsBaseUrl: api.actionsBaseUrl } : {}) },
+    ...(api ? { api: { auth: { mode: 'local' as const } } } : {}),
     hosts,
     sweepSchedule: '0 0 2 * * *',
     tenants: [contoso, fabrikam],

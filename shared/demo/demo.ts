@@ -1,8 +1,9 @@
 /**
  * `certops demo` (what `npm start` runs): the whole mission on one machine, with no Azure.
  * A fleet of real TLS servers for two tenants, one sweep (discover → analyze → gate → rotate →
- * notify), proof by handshake that the managed servers now serve new certificates, a second
- * sweep that changes nothing and tells nobody, the reports before and after, and where the
+ * notify), proof by handshake that the managed servers now serve new certificates, the L1 loop
+ * over the HTTP API (a technician reviews, overrides, escalates, approves; l1-walkthrough.ts), a
+ * second sweep that changes nothing and tells nobody, the reports before and after, and where the
  * notifications and the audit went.
  */
 import { createHash } from 'node:crypto';
@@ -19,6 +20,7 @@ import { auditVerify } from '../cli/main';
 import { buildDemoWorld, type DemoAcme, type DemoWorld } from './demo-fleet';
 import { startPebble, type PebbleHandle } from './pebble-lab';
 import { startWebhookReceiver } from './webhook-receiver';
+import { runL1Walkthrough, startDemoApi } from './l1-walkthrough';
 
 const WEBHOOK_SECRET_ENV = 'CERTOPS_DEMO_WEBHOOK_SECRET';
 
@@ -29,7 +31,9 @@ export async function runDemo(options: { out: NodeJS.WritableStream; workDir?: s
   const secret = createHash('sha256').update(`${workDir}${Math.random()}`).digest('hex');
   const receiver = await startWebhookReceiver(secret);
   const lab = await startLabCa(workDir, print);
-  const world = await buildDemoWorld(workDir, new Date(), { url: receiver.url, secretEnv: WEBHOOK_SECRET_ENV }, lab?.acme);
+  // Started first: its address is the notifications' actionsBaseUrl, so their links lead to it.
+  const api = await startDemoApi();
+  const world = await buildDemoWorld(workDir, new Date(), { url: receiver.url, secretEnv: WEBHOOK_SECRET_ENV }, lab?.acme, { actionsBaseUrl: api.url });
   const runtime = createEmbeddedRuntime(world.config, {
     logger: createLogger({ level: process.env.CERTOPS_LOG_LEVEL ?? 'warn' }),
     env: { ...process.env, [WEBHOOK_SECRET_ENV]: secret },
@@ -37,6 +41,7 @@ export async function runDemo(options: { out: NodeJS.WritableStream; workDir?: s
     // The demo's names exist only in its host map; nothing is asked of the system resolver.
     resolver: new StaticResolver(world.hosts),
   });
+  api.attach(runtime);
   try {
     print(`certops demo: 2 tenants, ${world.fleet.endpoints().length} real TLS servers on 127.0.0.x:${world.port}, working directory ${workDir}`);
     const before = await servedFingerprints(world);
@@ -57,8 +62,20 @@ export async function runDemo(options: { out: NodeJS.WritableStream; workDir?: s
       print(`  ${name.padEnd(20)} ${short(before.get(name))} → ${short(after.get(name))}  ${changed ? 'ROTATED' : 'unchanged (healthy, not due)'}`);
     }
 
+    print('\n== The L1 loop over HTTP: certops acted and told; Dana, a technician of fabrikam, answers afterwards ==');
+    const loopOk = await runL1Walkthrough({
+      runtime,
+      api,
+      tenantId: 'fabrikam',
+      reviewed: 'portal',
+      overridden: { certificateId: 'mail', server: 'mail.fabrikam' },
+      foreign: { tenantId: 'contoso', certificateId: 'shop' },
+      served: async (name) => (await servedFingerprints(world, [name])).get(name)!,
+      print,
+    });
+
     const sent = receiver.received.length;
-    print('\n== Sweep 2: nothing changed, so nobody is told again ==');
+    print('\n== Sweep 2: nothing changed since, so nobody is told again ==');
     await runtime.pipeline.sweep({ reason: 'demo, second look' });
     print(`  notifications in sweep 2: ${receiver.received.length - sent}`);
     print('\n== Report AFTER rotation ==');
@@ -74,10 +91,11 @@ export async function runDemo(options: { out: NodeJS.WritableStream; workDir?: s
     const configFile = path.join(workDir, 'certops.json');
     const { webhook: _webhook, ...notifications } = world.config.notifications;
     writeFileSync(configFile, JSON.stringify({ ...world.config, notifications }, null, 2));
-    print(`\ncertops demo: ${rotated} of ${world.managedEndpoints.length} managed endpoints rotated and verified in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
+    print(`\ncertops demo: ${rotated} of ${world.managedEndpoints.length} managed endpoints rotated and verified; L1 loop over HTTP ${loopOk ? 'reviewed, overridden, escalated and approved as shown' : 'did NOT go as shown (see UNEXPECTED above)'}; ${((Date.now() - started) / 1000).toFixed(1)} s.`);
     print(`Look again: node dist/shared/cli/main.js report --config ${configFile}   (or: audit verify --config ${configFile})`);
-    return rotated > 0 && receiver.badSignatures === 0 && dead.length === 0 ? 0 : 1;
+    return rotated > 0 && loopOk && receiver.badSignatures === 0 && dead.length === 0 ? 0 : 1;
   } finally {
+    await api.close();
     await runtime.close();
     await world.fleet.close();
     await receiver.close();
@@ -107,10 +125,10 @@ function onPath(command: string): boolean {
   return (process.env.PATH ?? '').split(path.delimiter).some((dir) => dir && existsSync(path.join(dir, command)));
 }
 
-async function servedFingerprints(world: DemoWorld): Promise<Map<string, string>> {
+async function servedFingerprints(world: DemoWorld, names = world.managedEndpoints): Promise<Map<string, string>> {
   const prober = new TlsProber();
   const result = new Map<string, string>();
-  for (const name of world.managedEndpoints) {
+  for (const name of names) {
     const { address, port } = world.fleet.endpoint(name);
     const r = await prober.probe({ address, port, servername: undefined, connectTimeoutMs: 1000, handshakeTimeoutMs: 2000 });
     result.set(name, r.ok ? createHash('sha256').update(r.chain[0]).digest('hex') : `error ${r.error.code}`);

@@ -39,7 +39,7 @@
  *   partition key header, except the SDK's query-plan requests, which carry none by design and
  *   return a plan, not documents, from the service.
  */
-import type { Container, ItemDefinition } from '@azure/cosmos';
+import type { Container } from '@azure/cosmos';
 import { systemClock, type Clock } from '../../domain/clock';
 import {
   ConcurrencyError,
@@ -51,16 +51,11 @@ import {
 } from '../../ports/certificate-store';
 import { CONFLICT, NOT_FOUND, PRECONDITION_FAILED, cosmosStatus, documentId } from './cosmos-document-id';
 import { CosmosPlatformAdmin, TENANT_MARKER_TYPE } from './cosmos-platform-admin';
+import { queryInPartition, readInPartition, type StateDocument } from './cosmos-partition';
 
 /** Observations written at once: a sweep's batch, bounded so that one tenant does not flood the client. */
 const OBSERVATION_WRITE_CONCURRENCY = 8;
 
-interface StateDocument<T> extends ItemDefinition {
-  id: string;
-  tenantId: string;
-  type: string;
-  record: T;
-}
 
 export interface CosmosCertificateStoreOptions {
   clock?: Clock;
@@ -243,35 +238,13 @@ export class CosmosCertificateStore implements CertificateStore {
     this.markedTenants.add(tenantId);
   }
 
-  /** Point read in the tenant's partition; null when absent (or, defensively, not of that tenant and type). */
-  private async read<T>(
-    tenantId: string,
-    type: string,
-    key: string,
-  ): Promise<{ document: StateDocument<T>; etag: string } | null> {
-    const response = await this.state.item(documentId(type, key), tenantId).read<StateDocument<T>>();
-    const document = response.resource;
-    if (response.statusCode === NOT_FOUND || !document || document.tenantId !== tenantId || document.type !== type) return null;
-    return { document, etag: document._etag ?? response.etag };
+  /** Point read in the tenant's partition by the record's natural key. */
+  private read<T>(tenantId: string, type: string, key: string): Promise<{ document: StateDocument<T>; etag: string } | null> {
+    return readInPartition<T>(this.state, tenantId, type, documentId(type, key));
   }
 
-  /** The records of one type in the tenant's partition (scoped twice: partition key and filter). */
-  private async query<T>(
-    tenantId: string,
-    type: string,
-    condition = '',
-    parameters: Array<{ name: string; value: string }> = [],
-  ): Promise<T[]> {
-    const { resources } = await this.state.items
-      .query<StateDocument<T>>(
-        {
-          query: `SELECT * FROM c WHERE c.tenantId = @tenantId AND c.type = @type ${condition}`,
-          parameters: [{ name: '@tenantId', value: tenantId }, { name: '@type', value: type }, ...parameters],
-        },
-        { partitionKey: tenantId },
-      )
-      .fetchAll();
-    return resources.map((document) => document.record);
+  private query<T>(tenantId: string, type: string, condition = '', parameters: Array<{ name: string; value: string }> = []): Promise<T[]> {
+    return queryInPartition<T>(this.state, tenantId, type, condition, parameters);
   }
 }
 

@@ -20,7 +20,7 @@
  * Ordering is done here, not with ORDER BY: the lists are small (per tenant), and sorting by the
  * same binary string comparison as SQLite's keeps both adapters returning the same sequence.
  */
-import type { Container, ItemDefinition } from '@azure/cosmos';
+import type { Container } from '@azure/cosmos';
 import type { ActionType } from '../../domain/gate-policy';
 import {
   ConcurrencyError,
@@ -34,18 +34,13 @@ import {
   type Snooze,
 } from '../../ports/governance-store';
 import { CONFLICT, NOT_FOUND, PRECONDITION_FAILED, cosmosStatus, documentId } from './cosmos-document-id';
+import { queryInPartition, readInPartition, type StateDocument } from './cosmos-partition';
 
 const GATE = 'gate-state';
 const APPROVAL = 'approval';
 const SNOOZE = 'snooze';
 const DIGEST = 'digest-item';
 
-interface GovernanceDocument<T> extends ItemDefinition {
-  id: string;
-  tenantId: string;
-  type: string;
-  record: T;
-}
 
 export class CosmosGovernanceStore implements GovernanceStore {
   /** `state`: the layout's `state` container (partition key `/tenantId`). */
@@ -66,7 +61,7 @@ export class CosmosGovernanceStore implements GovernanceStore {
   }
 
   async listGateStates(tenantId: string): Promise<GateState[]> {
-    return (await this.query<GateState>(tenantId, GATE)).sort((a, b) => compare(a.action, b.action));
+    return (await queryInPartition<GateState>(this.state, tenantId, GATE)).sort((a, b) => compare(a.action, b.action));
   }
 
   async getApproval(tenantId: string, approvalId: string): Promise<PendingApproval | null> {
@@ -95,8 +90,8 @@ export class CosmosGovernanceStore implements GovernanceStore {
   async listApprovals(tenantId: string, status?: ApprovalStatus): Promise<PendingApproval[]> {
     const approvals =
       status === undefined
-        ? await this.query<PendingApproval>(tenantId, APPROVAL)
-        : await this.query<PendingApproval>(tenantId, APPROVAL, 'AND c.status = @status', [{ name: '@status', value: status }]);
+        ? await queryInPartition<PendingApproval>(this.state, tenantId, APPROVAL)
+        : await queryInPartition<PendingApproval>(this.state, tenantId, APPROVAL, 'AND c.status = @status', [{ name: '@status', value: status }]);
     return approvals.sort((a, b) => compare(a.requestedAt, b.requestedAt) || compare(a.approvalId, b.approvalId));
   }
 
@@ -136,7 +131,7 @@ export class CosmosGovernanceStore implements GovernanceStore {
   }
 
   async listDigest(tenantId: string): Promise<DigestItem[]> {
-    return (await this.query<DigestItem>(tenantId, DIGEST)).sort((a, b) => compare(a.queuedAt, b.queuedAt) || compare(a.id, b.id));
+    return (await queryInPartition<DigestItem>(this.state, tenantId, DIGEST)).sort((a, b) => compare(a.queuedAt, b.queuedAt) || compare(a.id, b.id));
   }
 
   async clearDigest(tenantId: string, ids: string[]): Promise<void> {
@@ -149,13 +144,13 @@ export class CosmosGovernanceStore implements GovernanceStore {
    * replace fails with 412.
    */
   private async putVersioned<T extends { version: number }>(
-    document: GovernanceDocument<T>,
+    document: StateDocument<T>,
     expectedVersion: number,
     what: string,
   ): Promise<void> {
     const { tenantId, type, id } = document;
     const conflict = async (): Promise<ConcurrencyError> => {
-      const current = await this.readById<T>(tenantId, type, id);
+      const current = await readInPartition<T>(this.state, tenantId, type, id);
       return new ConcurrencyError(
         `${what} of tenant ${tenantId} is at version ${current?.document.record.version ?? 0}, not ${expectedVersion}: ` +
           'someone else changed it; read it again and retry',
@@ -170,7 +165,7 @@ export class CosmosGovernanceStore implements GovernanceStore {
       }
       return;
     }
-    const current = await this.readById<T>(tenantId, type, id);
+    const current = await readInPartition<T>(this.state, tenantId, type, id);
     if (!current || current.document.record.version !== expectedVersion) throw await conflict();
     try {
       await this.state.item(id, tenantId).replace(document, { accessCondition: { type: 'IfMatch', condition: current.etag } });
@@ -189,39 +184,8 @@ export class CosmosGovernanceStore implements GovernanceStore {
     }
   }
 
-  private read<T>(tenantId: string, type: string, key: string): Promise<{ document: GovernanceDocument<T>; etag: string } | null> {
-    return this.readById<T>(tenantId, type, documentId(type, key));
-  }
-
-  /** Point read in the tenant's partition; null when absent (or, defensively, not of that tenant and type). */
-  private async readById<T>(
-    tenantId: string,
-    type: string,
-    id: string,
-  ): Promise<{ document: GovernanceDocument<T>; etag: string } | null> {
-    const response = await this.state.item(id, tenantId).read<GovernanceDocument<T>>();
-    const document = response.resource;
-    if (response.statusCode === NOT_FOUND || !document || document.tenantId !== tenantId || document.type !== type) return null;
-    return { document, etag: document._etag ?? response.etag };
-  }
-
-  /** The records of one type in the tenant's partition (scoped twice: partition key and filter). */
-  private async query<T>(
-    tenantId: string,
-    type: string,
-    condition = '',
-    parameters: Array<{ name: string; value: string }> = [],
-  ): Promise<T[]> {
-    const { resources } = await this.state.items
-      .query<GovernanceDocument<T>>(
-        {
-          query: `SELECT * FROM c WHERE c.tenantId = @tenantId AND c.type = @type ${condition}`,
-          parameters: [{ name: '@tenantId', value: tenantId }, { name: '@type', value: type }, ...parameters],
-        },
-        { partitionKey: tenantId },
-      )
-      .fetchAll();
-    return resources.map((document) => document.record);
+  private read<T>(tenantId: string, type: string, key: string): Promise<{ document: StateDocument<T>; etag: string } | null> {
+    return readInPartition<T>(this.state, tenantId, type, documentId(type, key));
   }
 }
 
