@@ -26,6 +26,7 @@ import { CosmosAuditLog } from './adapters/azure/cosmos-audit-log';
 import { CosmosCertificateStore } from './adapters/azure/cosmos-certificate-store';
 import { CosmosAcmeOrderJournal } from './adapters/azure/cosmos-order-journal';
 import { CosmosGovernanceStore } from './adapters/azure/cosmos-governance-store';
+import { headSignerFrom } from './adapters/local/ed25519-head-signer';
 import { CosmosPlatformAdmin } from './adapters/azure/cosmos-platform-admin';
 import { cosmosClientFor } from './adapters/azure/cosmos-setup';
 import type { CredentialProvider } from './adapters/azure/identity';
@@ -104,7 +105,8 @@ export async function createAzureRuntime(config: CertopsConfig, settings: AzureS
     return clients;
   };
   const keyStore = new KeyVaultKeyStore(keyVault(settings.keyVaultUrl).secrets);
-  const audit = new CosmosAuditLog(auditContainer, clock, await auditChainKey(keyStore, store), { platformAdmin: admin });
+  const chainKey = await auditChainKey(keyStore, store);
+  const audit = new CosmosAuditLog(auditContainer, clock, chainKey, { platformAdmin: admin });
 
   const ownsServiceBus = !options.clients?.serviceBus;
   const serviceBus =
@@ -130,6 +132,7 @@ export async function createAzureRuntime(config: CertopsConfig, settings: AzureS
     deployer: new RoutingDeployer(deployers),
     keys: keyStore,
     governance: new CosmosGovernanceStore(state),
+    auditSigner: headSignerFrom(chainKey),
     actionsBaseUrl: config.notifications.actionsBaseUrl,
     notifiers: buildNotifiers(config, { env, notify: options.notify, consoleStream: options.consoleStream, graphCredential: () => credential, graphFetchOptions: options.graphFetchOptions }),
     discovery: config.discovery,

@@ -23,6 +23,7 @@ import { SqliteEventBus } from './adapters/local/sqlite-event-bus';
 import { loadOrCreateMasterKey, SqliteKeyStore } from './adapters/local/sqlite-key-store';
 import { SqliteAcmeOrderJournal } from './adapters/local/sqlite-order-journal';
 import { SqliteGovernanceStore } from './adapters/local/sqlite-governance-store';
+import { headSignerFrom } from './adapters/local/ed25519-head-signer';
 import { StaticResolver, SystemResolver } from './adapters/tls/system-resolver';
 import { TlsProber } from './adapters/tls/tls-prober';
 import { buildIssuers, buildNotifiers, DEFAULT_ROTATION, dnsLookupFor, trustAnchorsFor, type NotifierOptions } from './composition-common';
@@ -108,6 +109,7 @@ export function createEmbeddedRuntime(config: CertopsConfig, options: EmbeddedOp
     deployer: new RoutingDeployer([new FilesDeployer({ logger }), ...(options.deployers ?? [])]),
     keys: keyStore,
     governance: new SqliteGovernanceStore(db),
+    auditSigner: headSignerFrom(masterKey),
     actionsBaseUrl: config.notifications.actionsBaseUrl,
     notifiers,
     discovery: config.discovery,

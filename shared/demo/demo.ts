@@ -91,7 +91,8 @@ export async function runDemo(options: { out: NodeJS.WritableStream; workDir?: s
     const configFile = path.join(workDir, 'certops.json');
     const { webhook: _webhook, ...notifications } = world.config.notifications;
     writeFileSync(configFile, JSON.stringify({ ...world.config, notifications }, null, 2));
-    print(`\ncertops demo: ${rotated} of ${world.managedEndpoints.length} managed endpoints rotated and verified; L1 loop over HTTP ${loopOk ? 'reviewed, overridden, escalated and approved as shown' : 'did NOT go as shown (see UNEXPECTED above)'}; ${((Date.now() - started) / 1000).toFixed(1)} s.`);
+    const loop = loopOk ? 'the L1 loop over HTTP went as shown' : 'the L1 loop over HTTP did NOT go as shown (see UNEXPECTED above)';
+    print(`\ncertops demo: ${rotated} of ${world.managedEndpoints.length} managed endpoints rotated and verified, and ${loop}, in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
     print(`Look again: node dist/shared/cli/main.js report --config ${configFile}   (or: audit verify --config ${configFile})`);
     return rotated > 0 && loopOk && receiver.badSignatures === 0 && dead.length === 0 ? 0 : 1;
   } finally {

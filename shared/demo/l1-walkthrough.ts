@@ -90,7 +90,7 @@ export async function runL1Walkthrough(o: L1WalkthroughOptions): Promise<boolean
 
   print(`  API ${api.url}; Dana holds a token with role Technician.${tenantId} (local ES256 key, as \`certops token\` mints).`);
   const links = actionLinksOf(runtime.outboxFile, tenantId, mail);
-  print(`  The Teams card and e-mail "Renewed and deployed ${mail}" carry ${links.length ? 'these actions (POST with a bearer token):' : 'no actions (UNEXPECTED)'}`);
+  print(`  The Teams card and e-mail of "Renewed and deployed ${mail}" would carry these actions (from its outbox line; each a POST with a bearer token):`);
   for (const a of links) print(`    ${a.label.padEnd(9)} ${a.url}`);
   expect(links.length === 3, 'the rotation notification should carry Review, Override and Escalate');
 
@@ -109,7 +109,7 @@ export async function runL1Walkthrough(o: L1WalkthroughOptions): Promise<boolean
   const servedNow = await o.served(o.overridden.server);
   const rollback = await lastAudit('rotation.rolling-back');
   if (expect(overridden.status === 200 && old !== null, `override answered ${overridden.status} ${JSON.stringify(overridden.body)}`)) {
-    print(`     → ${overridden.status}, ${String(overridden.body.state)}: new ${short(newFingerprint)} undone, old ${short(old)} restored`);
+    print(`     → ${overridden.status}: the new ${short(newFingerprint)} is undone, the old ${short(old)} is back (restoredVerified: ${String(overridden.body.restoredVerified)})`);
     const same = expect(servedNow === old, `a fresh handshake got ${short(servedNow)}, not the old ${short(old)}`);
     if (same) print(`     fresh handshake at ${o.overridden.server}: serves ${short(servedNow)}, the old certificate again (verified)`);
     if (rollback) print(`     audit #${rollback.seq} ${rollback.kind} by ${rollback.actor}: ${String(rollback.data?.reason)}`);

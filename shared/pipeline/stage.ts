@@ -13,6 +13,7 @@ import type { AuditLog, AuditEntry } from '../ports/audit-log';
 import type { CertificateStore } from '../ports/certificate-store';
 import type { Deployer } from '../ports/deployer';
 import type { GovernanceStore } from '../ports/governance-store';
+import type { HeadSigner } from '../adapters/local/ed25519-head-signer';
 import type { DnsRecordLookup } from '../ports/dns-record-lookup';
 import type { Issuer } from '../ports/issuer';
 import type { KeyStore } from '../ports/key-store';
@@ -60,6 +61,8 @@ export interface PipelineDeps {
   deployer: Deployer;
   /** Keys at rest (encrypted): a rotation's new key waits here between issuance and commit. */
   keys: KeyStore;
+  /** Signs the audit chains' heads (pipeline/audit-heads.ts). */
+  auditSigner: HeadSigner;
   /** Raised gates, override outcomes, L2 approvals, snoozes and the digest queue. */
   governance: GovernanceStore;
   /** Public address of the API, for the action links in notifications (none: no links). */

@@ -6,7 +6,7 @@
  * Contract: `append` is atomic per tenant (sequence numbers are dense, from 1, without gaps, even
  * under concurrent appends). There is no update or delete.
  */
-import type { AuditChainVerdict } from '../domain/audit-chain';
+import type { AuditChainVerdict, SignedHead } from '../domain/audit-chain';
 export interface AuditEntry {
   kind: string;
   /** Who or what acted: a stage name, `human:<email>`, `cli`. */
@@ -29,4 +29,8 @@ export interface AuditLog {
   /** Checks the tenant's chain with the log's own key; names the first bad record. */
   verify(tenantId: string): Promise<AuditChainVerdict>;
   tenants(): Promise<string[]>;
+  /** The latest signed head of the tenant's chain (kept apart from the records); null before the first signing. */
+  getSignedHead(tenantId: string): Promise<SignedHead | null>;
+  /** Replaces the tenant's signed head (a newer one; the caller signs). */
+  putSignedHead(head: SignedHead): Promise<void>;
 }

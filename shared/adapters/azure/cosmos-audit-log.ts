@@ -35,6 +35,7 @@ import {
   hashAuditRecord,
   verifyAuditChain,
   type AuditChainVerdict,
+  type SignedHead,
 } from '../../domain/audit-chain';
 import { RetryableError } from '../../domain/errors';
 import type { AuditEntry, AuditLog, AuditRecord } from '../../ports/audit-log';
@@ -42,6 +43,8 @@ import { CONFLICT, NOT_FOUND, PRECONDITION_FAILED, cosmosStatus } from './cosmos
 import { AUDIT_HEAD_TYPE, CosmosPlatformAdmin } from './cosmos-platform-admin';
 
 const HEAD_ID = 'head';
+const SIGNED_HEAD_ID = 'signed-head';
+const SIGNED_HEAD_TYPE = 'signed-head';
 const RECORD_TYPE = 'record';
 /**
  * How long one append may keep losing races before giving up (RetryableError → redelivery). Each
@@ -258,6 +261,16 @@ export class CosmosAuditLog implements AuditLog {
     }
     // The record is committed; a head left behind is repaired by the next append.
     return null;
+  }
+
+  /** The signed head: its own document in the tenant's partition, never touched by appends. */
+  async getSignedHead(tenantId: string): Promise<SignedHead | null> {
+    const response = await this.audit.item(SIGNED_HEAD_ID, tenantId).read<{ head: SignedHead }>();
+    return response.statusCode === NOT_FOUND || !response.resource ? null : response.resource.head;
+  }
+
+  async putSignedHead(head: SignedHead): Promise<void> {
+    await this.audit.items.upsert({ id: SIGNED_HEAD_ID, tenantId: head.tenantId, type: SIGNED_HEAD_TYPE, head });
   }
 
   private async readHead(tenantId: string): Promise<HeadDocument | null> {

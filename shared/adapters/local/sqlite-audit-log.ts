@@ -8,7 +8,7 @@
 import { hkdfSync } from 'node:crypto';
 import type { Statement, Transaction } from 'better-sqlite3';
 import type { Clock } from '../../domain/clock';
-import { GENESIS_HASH, canonicalJson, hashAuditRecord, verifyAuditChain, type AuditChainVerdict } from '../../domain/audit-chain';
+import { GENESIS_HASH, canonicalJson, hashAuditRecord, verifyAuditChain, type AuditChainVerdict, type SignedHead } from '../../domain/audit-chain';
 import type { AuditEntry, AuditLog, AuditRecord } from '../../ports/audit-log';
 import type { Database } from './sqlite-database';
 
@@ -38,7 +38,7 @@ export class SqliteAuditLog implements AuditLog {
 
   /** `key`: the chain's HMAC key (see auditChainKey); without one the chain is plain SHA-256. */
   constructor(
-    db: Database,
+    private readonly db: Database,
     private readonly clock: Clock,
     private readonly key?: Buffer,
   ) {
@@ -94,6 +94,15 @@ export class SqliteAuditLog implements AuditLog {
 
   async tenants(): Promise<string[]> {
     return (this.selectTenants.all() as Array<{ tenant_id: string }>).map((row) => row.tenant_id);
+  }
+
+  async getSignedHead(tenantId: string): Promise<SignedHead | null> {
+    const row = this.db.prepare('SELECT record FROM audit_signed_heads WHERE tenant_id = ?').get(tenantId) as { record: string } | undefined;
+    return row ? (JSON.parse(row.record) as SignedHead) : null;
+  }
+
+  async putSignedHead(head: SignedHead): Promise<void> {
+    this.db.prepare('INSERT INTO audit_signed_heads (tenant_id, record) VALUES (?, ?) ON CONFLICT (tenant_id) DO UPDATE SET record = excluded.record').run(head.tenantId, JSON.stringify(head));
   }
 }
 

@@ -183,6 +183,16 @@ const MIGRATIONS: Migration[] = [
       CREATE INDEX digest_items_by_age ON digest_items (tenant_id, queued_at, item_id);
     `,
   },
+  {
+    version: 5,
+    description: 'the signed head of each tenant\'s audit chain, kept apart from the records',
+    sql: `
+      CREATE TABLE audit_signed_heads (
+        tenant_id TEXT PRIMARY KEY,
+        record TEXT NOT NULL
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 /** The schema version this code expects; a file with a newer one was written by a newer certops. */

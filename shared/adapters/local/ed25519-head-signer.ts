@@ -1,0 +1,49 @@
+/**
+ * Signs audit chain heads with Ed25519 (RFC 8032), a key derived (HKDF-SHA256, its own info
+ * string) from the installation's secret: the master key on one machine, the audit chain key kept
+ * in Key Vault on Azure. The public key is shown with every verification, so a copy of it kept
+ * elsewhere lets anyone check a head without the secret.
+ */
+import { createPrivateKey, createPublicKey, createHash, hkdfSync, sign, verify, type KeyObject } from 'node:crypto';
+
+/** PKCS#8 prefix of an Ed25519 private key (RFC 8410 §7): the 32-byte seed follows. */
+const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+
+export interface HeadSigner {
+  readonly keyId: string;
+  readonly publicKeyPem: string;
+  sign(payload: Buffer): string;
+  verify(payload: Buffer, signature: string): boolean;
+}
+
+export class Ed25519HeadSigner implements HeadSigner {
+  readonly keyId: string;
+  readonly publicKeyPem: string;
+  private readonly privateKey: KeyObject;
+  private readonly publicKey: KeyObject;
+
+  constructor(seed: Buffer) {
+    if (seed.length !== 32) throw new Error('an Ed25519 seed is 32 bytes');
+    this.privateKey = createPrivateKey({ key: Buffer.concat([ED25519_PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' });
+    this.publicKey = createPublicKey(this.privateKey);
+    this.publicKeyPem = this.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    this.keyId = `ed25519:${createHash('sha256').update(this.publicKey.export({ type: 'spki', format: 'der' })).digest('hex').slice(0, 16)}`;
+  }
+
+  sign(payload: Buffer): string {
+    return sign(null, payload, this.privateKey).toString('base64');
+  }
+
+  verify(payload: Buffer, signature: string): boolean {
+    try {
+      return verify(null, payload, this.publicKey, Buffer.from(signature, 'base64'));
+    } catch {
+      return false;
+    }
+  }
+}
+
+/** The head signer of an installation, from its secret (never the secret itself). */
+export function headSignerFrom(secret: Buffer): Ed25519HeadSigner {
+  return new Ed25519HeadSigner(Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), 'certops audit head signing key', 32)));
+}
