@@ -90,7 +90,7 @@ export function createApi(api: ApiDeps): (request: ApiRequest) => Promise<ApiRes
       }
       const tenantMatch = /^\/api\/tenants\/([^/]+)(\/.*)?$/.exec(request.path);
       if (!tenantMatch) throw new HttpError(404, `no route ${request.method} ${request.path}`);
-      const tenantId = decodeURIComponent(tenantMatch[1]);
+      const tenantId = decodePathSegment(tenantMatch[1]);
       authorizeTenant(principal, tenantId); // before anything about the tenant is looked up
       const tenant = api.deps.tenants.get(tenantId);
       if (!tenant) throw new HttpError(404, `tenant ${tenantId} is not configured`);
@@ -99,7 +99,7 @@ export function createApi(api: ApiDeps): (request: ApiRequest) => Promise<ApiRes
         const m = r.pattern.exec(request.path);
         if (!m) continue;
         if (r.method !== request.method) continue;
-        const params = Object.fromEntries(r.names.map((n, i) => [n, decodeURIComponent(m[i + 1])]));
+        const params = Object.fromEntries(r.names.map((n, i) => [n, decodePathSegment(m[i + 1])]));
         const body = (request.body && typeof request.body === 'object' ? request.body : {}) as Record<string, unknown>;
         return await r.handler({ api, principal, tenant, params, body });
       }
@@ -108,6 +108,14 @@ export function createApi(api: ApiDeps): (request: ApiRequest) => Promise<ApiRes
       return errorResponse(err, api);
     }
   };
+}
+
+function decodePathSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new HttpError(400, `the path segment "${segment.slice(0, 80)}" is not valid percent-encoding`);
+  }
 }
 
 function errorResponse(err: unknown, api: ApiDeps): ApiResponse {
@@ -242,10 +250,19 @@ async function decide(call: Call, status: 'approved' | 'denied'): Promise<ApiRes
     throw new PermanentError(`approval ${approval.approvalId} expired at ${approval.expiresAt}; the next sweep asks again`);
   }
   const decided: PendingApproval = { ...approval, status, decidedBy: actor(call.principal), decidedAt: now.toISOString(), reason, version: approval.version + 1 };
+  // The held request goes out BEFORE the approval is recorded: if publishing fails, the approval is
+  // still pending and the human can approve again (the event's id is stable, and the rotation's
+  // idempotency key makes a second delivery harmless).
+  if (status === 'approved') await call.api.publish([approvedRequest(approval.request as CloudEvent, decided.decidedBy!, decided.decidedAt!)]);
   await governance.putApproval(decided, approval.version); // two humans at once: one wins, the other gets 409
   await delivery(call).audit(status === 'approved' ? 'approval.approved' : 'approval.denied', { approvalId: approval.approvalId, certificateId: approval.certificateId, action: approval.action, reason });
-  if (status === 'approved') await call.api.publish([approval.request as CloudEvent]);
   return { status: 200, body: summarizeApproval(decided) };
+}
+
+/** The held request, its rationale saying who approved it and when (the L2 sentence no longer applies). */
+function approvedRequest(request: CloudEvent, by: string, at: string): CloudEvent {
+  const data = request.data as { decision: { rationale: string; level: string } };
+  return { ...request, data: { ...data, decision: { ...data.decision, rationale: `Approved by ${by} at ${at}; certops renewed and deployed it. (${data.decision.rationale})` } } };
 }
 
 function summarizeRotation(r: NonNullable<Awaited<ReturnType<PipelineDeps['store']['getManagedState']>>>['rotation'] & object) {

@@ -62,7 +62,10 @@ export function actionLinks(baseUrl: string | undefined, n: Notification, approv
 export async function deliver(ctx: DeliveryContext, draft: Notification, options: { approvalId?: string } = {}): Promise<'sent' | 'digest' | 'suppressed'> {
   const { deps, tenant } = ctx;
   const policy = tenant.policy?.notify;
-  const to = routeTo(draft.kind, policy, tenant.assignee, tenant.escalation) === 'escalation' ? contact(tenant.escalation ?? tenant.assignee) : draft.to;
+  const route = routeTo(draft.kind, policy, tenant.assignee, tenant.escalation);
+  // Digests and approvals address their own human; everything else follows the tenant's routes.
+  const routed = draft.kind === 'digest' ? draft.to : route === 'escalation' ? contact(tenant.escalation ?? tenant.assignee) : contact(tenant.assignee);
+  const to = draft.kind === 'approval-requested' || draft.kind === 'recommendation' ? draft.to : routed;
   const notification: Notification = { ...draft, to, actions: actionLinks(deps.actionsBaseUrl, draft, options.approvalId) };
   const key = subjectKey(notification);
   const snooze = key ? await deps.governance.getSnooze(tenant.id, key) : null;
@@ -81,7 +84,7 @@ export async function deliver(ctx: DeliveryContext, draft: Notification, options
 }
 
 /** Every channel, once per notification id. */
-export async function sendNow(ctx: DeliveryContext, notification: Notification): Promise<void> {
+export async function sendNow(ctx: DeliveryContext, notification: Notification): Promise<{ delivered: string[]; refused: Array<{ channel: string; error: string }> }> {
   const { deps } = ctx;
   const delivered: string[] = [];
   const refused: Array<{ channel: string; error: string }> = [];
@@ -95,7 +98,7 @@ export async function sendNow(ctx: DeliveryContext, notification: Notification):
       ctx.log.error({ channel: notifier.channel, err }, 'a notification channel refused the notification');
     }
   }
-  if (delivered.length === 0 && refused.length === 0) return; // every channel had it already
+  if (delivered.length === 0 && refused.length === 0) return { delivered, refused }; // every channel had it already
   await ctx.audit('notification.sent', {
     id: notification.id,
     kind: notification.kind,
@@ -105,4 +108,5 @@ export async function sendNow(ctx: DeliveryContext, notification: Notification):
     channels: delivered,
     refused,
   });
+  return { delivered, refused };
 }

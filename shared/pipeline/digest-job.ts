@@ -14,13 +14,23 @@ export const DEFAULT_DIGEST_SCHEDULE = '0 0 7 * * *';
 export async function sendDigests(deps: PipelineDeps): Promise<Array<{ tenantId: string; items: number }>> {
   const sent: Array<{ tenantId: string; items: number }> = [];
   for (const tenant of deps.tenants.list()) {
-    const items = await deps.governance.listDigest(tenant.id);
-    const digest = buildDigest(tenant.id, items, deps.clock.now(), contact(tenant.assignee));
-    if (!digest) continue;
-    const audit = async (kind: string, data: Record<string, unknown>) => void (await deps.audit.append(tenant.id, { kind, actor: 'job:digest', correlationId: digest.id, data }));
-    await sendNow({ deps, tenant, audit, log: deps.logger }, digest);
-    await deps.governance.clearDigest(tenant.id, items.map((i) => i.id));
-    sent.push({ tenantId: tenant.id, items: items.length });
+    // One tenant's failing channel must not hold back the others' digests.
+    try {
+      const items = await deps.governance.listDigest(tenant.id);
+      const digest = buildDigest(tenant.id, items, deps.clock.now(), contact(tenant.assignee));
+      if (!digest) continue;
+      const audit = async (kind: string, data: Record<string, unknown>) => void (await deps.audit.append(tenant.id, { kind, actor: 'job:digest', correlationId: digest.id, data }));
+      const { delivered, refused } = await sendNow({ deps, tenant, audit, log: deps.logger }, digest);
+      // Every channel refused (a flow switched off, consent revoked): keep the queue for the next run.
+      if (deps.notifiers.length > 0 && delivered.length === 0 && refused.length === deps.notifiers.length) {
+        deps.logger.error({ tenantId: tenant.id, refused }, 'every channel refused the digest; its items stay queued');
+        continue;
+      }
+      await deps.governance.clearDigest(tenant.id, items.map((i) => i.id));
+      sent.push({ tenantId: tenant.id, items: items.length });
+    } catch (err) {
+      deps.logger.error({ err, tenantId: tenant.id }, 'the digest of this tenant failed; it is tried again at the next run');
+    }
   }
   return sent;
 }

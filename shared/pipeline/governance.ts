@@ -8,7 +8,7 @@
  * Every change is audited with who and why, and told to the humans concerned.
  */
 import type { ManagedCertificateConfig, TenantConfig } from '../config/model';
-import type { ActionType, GateLevel, RaisedGate } from '../domain/gate-policy';
+import { levelRank, type ActionType, type GateLevel, type RaisedGate } from '../domain/gate-policy';
 import type { RiskFacts } from '../domain/gate-risks';
 import { learnFrom, type LearningChange } from '../domain/override-learning';
 import { ConcurrencyError, type ManagedCertificateState } from '../ports/certificate-store';
@@ -100,7 +100,8 @@ export async function recordOutcome(ctx: DeliveryContext, rotationId: string, ou
 export async function escalateGate(ctx: DeliveryContext, action: ActionType, level: GateLevel, actor: string, reason: string): Promise<GateState> {
   const stored = await updateGate(ctx.deps, ctx.tenant.id, action, (state) => ({
     ...state,
-    raisedTo: level,
+    // An escalation never lowers a level already raised higher (by learning, or an earlier escalation).
+    raisedTo: state.raisedTo && levelRank(state.raisedTo) > levelRank(level) ? state.raisedTo : level,
     raisedBy: 'escalation',
     raisedAt: ctx.deps.clock.now().toISOString(),
     reason: `escalated by ${actor}: ${reason}`,
@@ -112,7 +113,8 @@ export async function escalateGate(ctx: DeliveryContext, action: ActionType, lev
 
 /** A human lifts a raised gate: the tenant's policy applies again. */
 export async function lowerGate(ctx: DeliveryContext, action: ActionType, actor: string, reason: string): Promise<GateState> {
-  const stored = await updateGate(ctx.deps, ctx.tenant.id, action, (state) => ({ ...state, raisedTo: null, raisedBy: null, raisedAt: null, reason: null, acceptedRun: 0 }));
+  // The window starts afresh, as when learning relaxes: the old overrides must not raise it again at once.
+  const stored = await updateGate(ctx.deps, ctx.tenant.id, action, (state) => ({ ...state, raisedTo: null, raisedBy: null, raisedAt: null, reason: null, outcomes: [], acceptedRun: 0 }));
   await announce(ctx, action, 'relaxed', null, `lowered by ${actor}: ${reason}`, actor);
   return stored!;
 }

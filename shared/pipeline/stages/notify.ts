@@ -127,8 +127,11 @@ async function onRotationFailed(data: RotationFailed, tenant: TenantConfig, even
     id: `${ctx.tenantId}:${key}:${hash.slice(0, 16)}`,
     tenantId: ctx.tenantId,
     kind: 'rotation-failed',
-    severity: 'critical',
-    title: `Rotation of ${data.certificateId} failed${data.rolledBack ? ' and was rolled back' : ''}: action needed`,
+    // A human's override is news for the escalation contact, not an incident (unless the old certificate is not back).
+    severity: data.reason.startsWith('override by ') && data.restoredVerified ? 'warning' : 'critical',
+    title: data.reason.startsWith('override by ')
+      ? `Rotation of ${data.certificateId} was overridden by a human and rolled back`
+      : `Rotation of ${data.certificateId} failed${data.rolledBack ? ' and was rolled back' : ''}: action needed`,
     text: `${data.reason}. ${
       data.restoredVerified
         ? 'The previous certificate is still what is served (verified).'
@@ -151,7 +154,9 @@ function send(ctx: StageContext, tenant: TenantConfig, notification: Notificatio
 }
 
 async function onGated(data: GatedRenewal, approval: boolean, tenant: TenantConfig, event: CloudEvent, ctx: StageContext): Promise<void> {
-  const key = `gate:${data.certificateId}:${data.currentFingerprint ?? 'none'}`;
+  // Each approval is its own request with its own Approve link: told once per approval. A
+  // recommendation is told once per certificate state.
+  const key = approval ? `approval:${approvalIdOf(data)}` : `gate:${data.certificateId}:${data.currentFingerprint ?? 'none'}`;
   const state: EndpointState = { status: data.status, findingCodes: [approval ? 'awaiting-approval' : 'recommendation'] };
   const hash = stateHash(state);
   if ((await ctx.deps.store.getNotificationState(ctx.tenantId, key))?.stateHash === hash) return;

@@ -30,8 +30,10 @@ export async function rotate(event: CloudEvent, ctx: StageContext): Promise<Clou
     replaces: request.replaces ?? null,
   });
   // A committed rotation is an accepted action until a human overrides it (override learning).
-  if (events.some((e) => e.type === EVENT_TYPES.rotationCompleted)) {
-    await recordOutcome({ deps: ctx.deps, tenant, audit: ctx.audit, log: ctx.log }, `${request.sweepId}:${managed.id}`, 'accepted', `stage:${ctx.stage}`);
+  // Counted for the rotation that committed, which may be another request's (one open rotation per certificate).
+  const committed = events.find((e) => e.type === EVENT_TYPES.rotationCompleted);
+  if (committed) {
+    await recordOutcome({ deps: ctx.deps, tenant, audit: ctx.audit, log: ctx.log }, committed.id.replace(/:committed$/, ''), 'accepted', `stage:${ctx.stage}`);
   }
   return events;
 }
