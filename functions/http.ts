@@ -26,7 +26,8 @@ export function registerApi(app: HttpFunctionsApp, api: () => Promise<(request: 
         headers: Object.fromEntries([...request.headers.entries()]),
         body,
       });
-      return { status: answer.status, headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...answer.headers }, jsonBody: answer.body };
+      const headers = { 'content-type': 'application/json', 'cache-control': 'no-store', ...answer.headers };
+      return answer.text !== undefined ? { status: answer.status, headers, body: answer.text } : { status: answer.status, headers, jsonBody: answer.body };
     },
   });
 }

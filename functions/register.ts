@@ -8,6 +8,7 @@ import type { InvocationContext, Timer } from '@azure/functions';
 import { DEFAULT_RETRY_BASE_DELAY_MS, DEFAULT_RETRY_MAX_DELAY_MS, retryDelayMs } from '../shared/domain/retry-backoff';
 import { runStage } from '../shared/pipeline/stage-runner';
 import { DEFAULT_DIGEST_SCHEDULE, sendDigests } from '../shared/pipeline/digest-job';
+import { DEFAULT_AUDIT_HEAD_SCHEDULE, signAuditHeads } from '../shared/pipeline/audit-heads';
 import { STAGE_HANDLERS } from '../shared/pipeline/stages';
 import { sweepRequests } from '../shared/pipeline/sweep';
 import { publishEvents } from '../shared/pipeline/embedded-pipeline';
@@ -67,6 +68,15 @@ export function registerStages(app: FunctionsApp, options: RegistrationOptions):
     },
   });
   names.push('digest-timer');
+  // The audit chains' heads, signed apart from the records (truncation becomes detectable).
+  app.timer('audit-heads-timer', {
+    schedule: DEFAULT_AUDIT_HEAD_SCHEDULE,
+    handler: async (_timer, context) => {
+      const { deps } = await options.runtime();
+      context.log(`${(await signAuditHeads(deps)).length} audit heads signed`);
+    },
+  });
+  names.push('audit-heads-timer');
   for (const definition of STAGES) {
     const handler = STAGE_HANDLERS[definition.name];
     if (definition.timer) {

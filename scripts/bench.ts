@@ -28,6 +28,7 @@ import { analysisCorpus, REPO_ROOT, sweepHost, sweepLeafFile, sweepLeaves } from
 import { startChild } from './bench/child';
 import { measureDiscovery } from './bench/discovery';
 import { measureRotationLoad } from './bench/rotation-load';
+import { measureAuditVerify } from './bench/audit';
 import { startFleet } from './bench/fleet';
 import type { HandshakeFigures } from './bench/handshake-child';
 import { formatTable, mergeResults, row, type ResultRow } from './bench/results';
@@ -168,6 +169,12 @@ async function main(): Promise<void> {
     notes.push(`WARNING: the rotation-under-load section failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
     process.exitCode = 1;
   }
+
+  // 7. Audit: verifying an untouched chain of 10,000 records (the issue: well under a second).
+  const auditFigures = await measureAuditVerify(10_000, 5, log);
+  rows.push(row('audit verify (10,000 records, chain + signed head)', Math.round(auditFigures.verifyMs), 'ms', 'bare HMAC loop over the same records in memory', Math.round(auditFigures.bareMs)));
+  rows.push(row('audit verify vs budget', Math.round(auditFigures.verifyMs), 'ms', 'budget (well under a second)', 1000));
+  notes.push(`audit: ${auditFigures.records} records appended at ${auditFigures.appendPerSecond.toFixed(0)}/s (one SQLite transaction each), verify median of 5 rounds`);
 
   console.log(`\n${formatTable(rows)}\n`);
   for (const note of notes) console.log(`- ${note}`);

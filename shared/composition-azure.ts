@@ -27,6 +27,7 @@ import { CosmosCertificateStore } from './adapters/azure/cosmos-certificate-stor
 import { CosmosAcmeOrderJournal } from './adapters/azure/cosmos-order-journal';
 import { CosmosGovernanceStore } from './adapters/azure/cosmos-governance-store';
 import { headSignerFrom } from './adapters/local/ed25519-head-signer';
+import { CertopsMetrics } from './observability/metrics';
 import { CosmosPlatformAdmin } from './adapters/azure/cosmos-platform-admin';
 import { cosmosClientFor } from './adapters/azure/cosmos-setup';
 import type { CredentialProvider } from './adapters/azure/identity';
@@ -133,6 +134,7 @@ export async function createAzureRuntime(config: CertopsConfig, settings: AzureS
     keys: keyStore,
     governance: new CosmosGovernanceStore(state),
     auditSigner: headSignerFrom(chainKey),
+    metrics: new CertopsMetrics({ tenants }),
     actionsBaseUrl: config.notifications.actionsBaseUrl,
     notifiers: buildNotifiers(config, { env, notify: options.notify, consoleStream: options.consoleStream, graphCredential: () => credential, graphFetchOptions: options.graphFetchOptions }),
     discovery: config.discovery,

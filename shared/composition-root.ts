@@ -24,6 +24,7 @@ import { loadOrCreateMasterKey, SqliteKeyStore } from './adapters/local/sqlite-k
 import { SqliteAcmeOrderJournal } from './adapters/local/sqlite-order-journal';
 import { SqliteGovernanceStore } from './adapters/local/sqlite-governance-store';
 import { headSignerFrom } from './adapters/local/ed25519-head-signer';
+import { CertopsMetrics } from './observability/metrics';
 import { StaticResolver, SystemResolver } from './adapters/tls/system-resolver';
 import { TlsProber } from './adapters/tls/tls-prober';
 import { buildIssuers, buildNotifiers, DEFAULT_ROTATION, dnsLookupFor, trustAnchorsFor, type NotifierOptions } from './composition-common';
@@ -110,6 +111,7 @@ export function createEmbeddedRuntime(config: CertopsConfig, options: EmbeddedOp
     keys: keyStore,
     governance: new SqliteGovernanceStore(db),
     auditSigner: headSignerFrom(masterKey),
+    metrics: new CertopsMetrics({ tenants }),
     actionsBaseUrl: config.notifications.actionsBaseUrl,
     notifiers,
     discovery: config.discovery,

@@ -36,7 +36,7 @@ export async function startApiServer(handle: (request: ApiRequest) => Promise<Ap
       void handle({ method: req.method ?? 'GET', path: url.pathname, headers, body }).then(
         (answer) => {
           res.writeHead(answer.status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...answer.headers });
-          res.end(JSON.stringify(answer.body));
+          res.end(answer.text ?? JSON.stringify(answer.body));
         },
         () => {
           res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'internal' }));

@@ -18,6 +18,8 @@ import type { DeliveryContext } from '../pipeline/delivery';
 import { escalateGate, lowerGate, RENEWAL_ACTIONS } from '../pipeline/governance';
 import { inventoryRows } from '../pipeline/inventory';
 import { runOverride } from '../pipeline/on-demand';
+import { verifyTenantAudit } from '../pipeline/audit-heads';
+import { PROMETHEUS_CONTENT_TYPE } from '../observability/metrics';
 import type { PipelineDeps } from '../pipeline/stage';
 import { AuthenticationError, AuthorizationError, authorizeAdmin, authorizeTenant, type Principal, type TokenVerifier } from './auth';
 
@@ -34,6 +36,8 @@ export interface ApiResponse {
   status: number;
   headers?: Record<string, string>;
   body: unknown;
+  /** A body sent as it is (with its content-type header), not as JSON: the Prometheus exposition. */
+  text?: string;
 }
 
 export interface ApiDeps {
@@ -85,6 +89,12 @@ export function createApi(api: ApiDeps): (request: ApiRequest) => Promise<ApiRes
     try {
       if (request.method === 'GET' && request.path === '/api/health') return { status: 200, body: { status: 'ok' } };
       const principal = await api.verifier.verify(request.headers.authorization);
+      if (request.method === 'GET' && (request.path === '/metrics' || request.path === '/api/metrics')) {
+        // Tenant ids and counts of every tenant: the MSP's, not a technician's (Prometheus fetches a token).
+        authorizeAdmin(principal);
+        if (!api.deps.metrics) throw new HttpError(404, 'this runtime keeps no metrics');
+        return { status: 200, headers: { 'content-type': PROMETHEUS_CONTENT_TYPE }, body: null, text: await api.deps.metrics.render(api.deps) };
+      }
       if (request.method === 'GET' && request.path === '/api/me') {
         return { status: 200, body: { subject: principal.subject, name: principal.name, mspAdmin: principal.mspAdmin, tenants: [...principal.tenants].sort() } };
       }
@@ -184,6 +194,11 @@ route('GET', '/api/tenants/{tenant}/actions', async ({ api, tenant }) => {
     if (state?.rotation) rotations.push({ certificateId: m.id, ...summarizeRotation(state.rotation) });
   }
   return { status: 200, body: { tenant: tenant.id, rotations, approvals: (await governance.listApprovals(tenant.id)).map(summarizeApproval), gates: await governance.listGateStates(tenant.id) } };
+});
+
+route('GET', '/api/tenants/{tenant}/audit/verify', async ({ api, tenant }) => {
+  const verdict = await verifyTenantAudit(api.deps, tenant.id);
+  return { status: 200, body: { tenant: tenant.id, ...verdict, publicKey: api.deps.auditSigner.publicKeyPem } };
 });
 
 route('GET', '/api/tenants/{tenant}/approvals', async ({ api, tenant }) => ({ status: 200, body: { approvals: (await api.deps.governance.listApprovals(tenant.id)).map(summarizeApproval) } }));

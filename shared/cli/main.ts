@@ -8,7 +8,8 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load-config';
 import { createEmbeddedRuntime } from '../composition-root';
 import { ConfigError, errorMessage } from '../domain/errors';
-import type { AuditLog } from '../ports/audit-log';
+import { verifyTenantAudit } from '../pipeline/audit-heads';
+import type { PipelineDeps } from '../pipeline/stage';
 import { createLogger } from '../observability/logger';
 import { inventory } from '../pipeline/inventory';
 import { formatInventory } from './report-format';
@@ -157,7 +158,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
       }
       const runtime = createEmbeddedRuntime(loadConfig(configFile), { logger, notify: false });
       try {
-        return await auditVerify(runtime.deps.audit, values.tenant, print);
+        return await auditVerify(runtime.deps, values.tenant, print);
       } finally {
         await runtime.close();
       }
@@ -168,11 +169,12 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
   }
 }
 
-export async function auditVerify(audit: AuditLog, tenants: string[] | undefined, print: (text: string) => void): Promise<number> {
+export async function auditVerify(deps: Pick<PipelineDeps, 'audit' | 'auditSigner'>, tenants: string[] | undefined, print: (text: string) => void): Promise<number> {
   let failures = 0;
-  for (const tenant of tenants?.length ? tenants : await audit.tenants()) {
-    const result = await audit.verify(tenant);
-    if (result.ok) print(`audit ${tenant}: ${result.count} records, chain intact`);
+  for (const tenant of tenants?.length ? tenants : await deps.audit.tenants()) {
+    const result = await verifyTenantAudit(deps, tenant);
+    const head = result.signedHead ? `; head signed at record ${result.signedHead.seq} (${result.signedHead.signedAt}, ${result.signedHead.keyId})` : '; no signed head yet';
+    if (result.ok) print(`audit ${tenant}: ${result.count} records, chain intact${head}`);
     else {
       failures++;
       print(`audit ${tenant}: TAMPERED: ${result.message}`);

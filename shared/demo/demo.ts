@@ -86,7 +86,7 @@ export async function runDemo(options: { out: NodeJS.WritableStream; workDir?: s
     print(`  notifications: console (above), ${runtime.outboxFile} (${lines(runtime.outboxFile)} lines), signed webhook ${receiver.url} (${receiver.received.length} received, ${receiver.badSignatures} with a bad signature)`);
     print(`  inventory, audit chain, bus: ${runtime.databaseFile}`);
     print(`  dead letters: ${dead.length}`);
-    await auditVerify(runtime.deps.audit, undefined, (t) => print(`  ${t}`));
+    await auditVerify(runtime.deps, undefined, (t) => print(`  ${t}`));
     // The demo's configuration, minus the webhook whose receiver is gone, for `certops report`.
     const configFile = path.join(workDir, 'certops.json');
     const { webhook: _webhook, ...notifications } = world.config.notifications;

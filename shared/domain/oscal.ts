@@ -177,12 +177,14 @@ export function assessmentResults(input: AssessmentResultsInput): OscalAssessmen
       collected: rfc3339(last.at),
     });
     const related = [outcome, ...[...decisionObservations].filter(([r]) => rotationOf(r) === rotationId).map(([, id]) => id)];
+    const override = steps.find(isOverride);
+    const what = override ? `was overridden by ${override.actor} and rolled back` : 'did not complete';
     findings.push({
       uuid: uuid(),
-      title: line(`Rotation ${rotationId} of ${certificate} did not complete`),
+      title: line(`Rotation ${rotationId} of ${certificate} ${what}`),
       description: safe
-        ? `The rotation did not complete (${reasonOf(steps)}); the previous certificate was verified to be served, so service is intact, but the certificate was not renewed.`
-        : `The rotation failed (${reasonOf(steps)}) and the previous certificate was not verified to be served again: a human must act.`,
+        ? `The rotation ${what} (${reasonOf(steps)}); the previous certificate was verified to be served, so service is intact, but the certificate was not renewed.`
+        : `The rotation ${what} (${reasonOf(steps)}) and the previous certificate was not verified to be served again: a human must act.`,
       origins: tool,
       target: objective('cm-3_obj', safe ? 'satisfied' : 'not-satisfied'),
       'related-observations': related.map((id) => ({ 'observation-uuid': id })),
@@ -194,7 +196,7 @@ export function assessmentResults(input: AssessmentResultsInput): OscalAssessmen
     if (!bad.length) continue;
     findings.push({
       uuid: uuid(),
-      title: line(`${endpoint} is ${[...new Set(bad.map(({ state }) => stateOf(state)))].join(', ')}`),
+      title: line(`${endpoint} is not healthy: ${[...new Set(bad.flatMap(({ state }) => troubles(state)))].join(', ')}`),
       description: bad.map(({ state }) => stateDescription(state)).join('\n\n'),
       origins: tool,
       target: objective('sc-17_obj', 'not-satisfied'),
@@ -255,25 +257,25 @@ export function assessmentResults(input: AssessmentResultsInput): OscalAssessmen
     },
     'import-ap': { href: `#${ids.plan}` },
     results: [
-      compact({
+      {
         uuid: ids.result,
         title: line(`Certificate lifecycle of ${tenantLabel}`),
         description: `What certops observed, decided and did for ${tenantLabel} from ${start} to ${end}: ${records.length} audit records, ${states.length} certificate observations.`,
         start,
         end,
         props: props([['tenant-id', tenantId], ['audit-record-count', records.length], ['first-seq', records[0]?.seq], ['last-seq', records[records.length - 1]?.seq]]),
-        'local-definitions': compact({
+        'local-definitions': {
           'inventory-items': nonEmpty(endpoints.map((e) => ({ uuid: items.get(e), description: `TLS endpoint ${e}`, props: props([['endpoint', e]]) }))),
           'assessment-assets': {
             components: [{ uuid: ids.tool, type: 'software', title: line(`certops ${input.toolVersion}`), description: 'certops: discovers, assesses and rotates the TLS certificates of MSP clients.', props: props([['tool-version', input.toolVersion]]), status: { state: 'operational' } }],
             'assessment-platforms': [{ uuid: ids.platform, title: 'certops', 'uses-components': [{ 'component-uuid': ids.tool }] }],
           },
-        }),
+        },
         'reviewed-controls': reviewedControls,
         'assessment-log': entries.length ? { entries } : undefined,
         observations: nonEmpty(observations),
         findings: nonEmpty(findings),
-      }),
+      },
     ],
     'back-matter': {
       resources: [
@@ -314,6 +316,11 @@ function latestPerAddress(records: Observed[]): ObservationRecord[] {
 
 function stateOf(s: ObservationRecord): string {
   return s.outcome === 'error' ? `unreachable (${s.error?.code ?? 'error'})` : (s.status ?? 'unknown');
+}
+
+/** What keeps an unhealthy state from being healthy: its status, and its critical findings. */
+function troubles(s: ObservationRecord): string[] {
+  return [...(s.outcome === 'ok' && s.status === 'healthy' ? [] : [stateOf(s)]), ...s.findings.filter((f) => f.severity === 'critical').map((f) => f.code)];
 }
 
 /** Healthy: reached, not near expiry, and no critical finding about what it serves. */
@@ -418,8 +425,4 @@ function pruned(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(pruned);
   if (value === null || typeof value !== 'object') return value;
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined).map(([k, v]) => [k, pruned(v)]));
-}
-
-function compact(o: OscalObject): OscalObject {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 }

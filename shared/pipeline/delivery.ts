@@ -72,11 +72,13 @@ export async function deliver(ctx: DeliveryContext, draft: Notification, options
   const decision = decideDelivery({ notification, policy, now: deps.clock.now(), snoozedUntil: snooze?.until ?? null });
   if (decision.kind === 'suppress') {
     await ctx.audit('notification.suppressed', { id: notification.id, kind: notification.kind, reason: decision.reason });
+    deps.metrics?.notification(tenant.id, 'none', 'suppressed');
     return 'suppressed';
   }
   if (decision.kind === 'digest') {
     await deps.governance.queueDigest({ tenantId: tenant.id, id: notification.id, notification, queuedAt: deps.clock.now().toISOString() });
     await ctx.audit('notification.queued', { id: notification.id, kind: notification.kind, reason: decision.reason });
+    deps.metrics?.notification(tenant.id, 'none', 'digest');
     return 'digest';
   }
   await sendNow(ctx, notification);
@@ -91,9 +93,16 @@ export async function sendNow(ctx: DeliveryContext, notification: Notification):
   for (const notifier of deps.notifiers) {
     try {
       const sent = await underClaim(deps.store, ctx.tenant.id, `sent:${notification.id}:${notifier.channel}`, () => notifier.send(notification));
-      if (sent.claimed) delivered.push(notifier.channel);
+      if (sent.claimed) {
+        delivered.push(notifier.channel);
+        deps.metrics?.notification(ctx.tenant.id, notifier.channel, 'sent');
+      }
     } catch (err) {
-      if (!(err instanceof PermanentError)) throw err;
+      if (!(err instanceof PermanentError)) {
+        deps.metrics?.notification(ctx.tenant.id, notifier.channel, 'failed');
+        throw err;
+      }
+      deps.metrics?.notification(ctx.tenant.id, notifier.channel, 'refused');
       refused.push({ channel: notifier.channel, error: errorMessage(err) });
       ctx.log.error({ channel: notifier.channel, err }, 'a notification channel refused the notification');
     }

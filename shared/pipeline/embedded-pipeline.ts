@@ -12,6 +12,7 @@ import { STAGE_HANDLERS } from './stages';
 import { routes, STAGES, topicOf, type EventType, type StageName } from './topology';
 import { sweepRequests } from './sweep';
 import { DEFAULT_DIGEST_SCHEDULE, sendDigests } from './digest-job';
+import { DEFAULT_AUDIT_HEAD_SCHEDULE, signAuditHeads } from './audit-heads';
 import { onDemandRenewal, runOverride, type OnDemandOverride, type OnDemandRenewal } from './on-demand';
 
 export async function publishEvents(bus: EventBus, events: CloudEvent[]): Promise<void> {
@@ -77,6 +78,7 @@ export class EmbeddedPipeline {
    */
   schedule(scheduler: JobScheduler, schedules: Partial<Record<StageName | 'digest', string>> = {}): void {
     scheduler.schedule('digest', schedules.digest ?? DEFAULT_DIGEST_SCHEDULE, async () => void (await sendDigests(this.deps)));
+    scheduler.schedule('audit-heads', DEFAULT_AUDIT_HEAD_SCHEDULE, async () => void (await signAuditHeads(this.deps)));
     for (const definition of STAGES) {
       if (!definition.timer) continue;
       scheduler.schedule(`${definition.name}-timer`, schedules[definition.name] ?? definition.timer.schedule, async () => {
@@ -90,6 +92,7 @@ export class EmbeddedPipeline {
     const requests = sweepRequests(this.deps.tenants, this.deps.clock, options);
     await publishEvents(this.bus, requests);
     await this.bus.idle();
+    await signAuditHeads(this.deps); // a finished sweep leaves every chain's head signed
     return { sweepId: requests[0]?.data.sweepId ?? 'empty' };
   }
 

@@ -111,6 +111,7 @@ export async function runOverride(deps: PipelineDeps, request: OnDemandOverride)
   const ctx = { ...stageContext('rotate', trigger, deps, log), audit: async (kind: string, data: Record<string, unknown>) => void (await deps.audit.append(tenant.id, { kind, actor: request.actor, correlationId, data })) };
   const rotationId = (await deps.store.getManagedState(tenant.id, managed.id))?.rotation?.rotationId;
   const events = await overrideRotation(ctx, tenant, managed, { actor: request.actor, reason: request.reason });
+  deps.metrics?.override(tenant.id);
   if (rotationId) await recordOutcome({ deps, tenant, audit: ctx.audit, log }, rotationId, 'overridden', request.actor);
   return events;
 }

@@ -370,6 +370,7 @@ class RotationDriver {
       { from: r.fromFingerprint, to: issued.fingerprint, verified: r.verified, level: r.decision.level },
     );
     await this.forgetStagedKey();
+    this.deps.metrics?.rotation(this.ctx.tenantId, 'committed');
     this.ctx.log.info({ certificateId: this.managed.id, to: issued.fingerprint, verified: r.verified.length }, 'rotation committed');
   }
 
@@ -429,6 +430,7 @@ class RotationDriver {
       },
     );
     await this.forgetStagedKey();
+    this.deps.metrics?.rotation(this.ctx.tenantId, outcome);
   }
 
   private async transition(to: RotationState, patch: Partial<RotationRecord>, docPatch: Partial<ManagedCertificateState>, auditData: Record<string, unknown>): Promise<void> {

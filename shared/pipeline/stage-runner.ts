@@ -27,13 +27,20 @@ export async function runStage(
   deps: PipelineDeps,
 ): Promise<StageOutcome> {
   const definition = stageDefinition(name);
+  const startedAt = process.hrtime.bigint();
+  const seconds = () => Number(process.hrtime.bigint() - startedAt) / 1e9;
+  const deadLetter = (tenant: string | undefined, reason: string, description: string): StageOutcome => {
+    deps.metrics?.stageOutcome(name, tenant, 'dead_letter', seconds());
+    deps.metrics?.deadLetter(name, reason);
+    return { kind: 'dead-letter', reason, description };
+  };
   let event: CloudEvent;
   try {
     event = validateEvent(body, definition.consumes);
   } catch (err) {
     const description = errorMessage(err);
     deps.logger.warn({ stage: name, reason: 'InvalidEvent', errors: (err as InvalidEventError).errors }, 'dead-lettering an invalid event');
-    return { kind: 'dead-letter', reason: 'InvalidEvent', description };
+    return deadLetter(undefined, 'InvalidEvent', description);
   }
 
   const log = invocationLogger(deps.logger, {
@@ -43,16 +50,16 @@ export async function runStage(
     eventId: event.id,
   });
   const ctx = stageContext(name, event, deps, log);
-  const startedAt = process.hrtime.bigint();
   let emitted: CloudEvent[];
   try {
     emitted = await handler(event, ctx);
   } catch (err) {
     if (err instanceof PermanentError || err instanceof NeedsHumanError) {
       log.error({ err, reason: err.name }, 'stage failed permanently; dead-lettering its input');
-      return { kind: 'dead-letter', reason: err.name, description: err.message };
+      return deadLetter(event.tenantid, err.name, err.message);
     }
     log.warn({ err }, 'stage failed; the message will be retried');
+    deps.metrics?.stageOutcome(name, event.tenantid, 'retried', seconds());
     throw err;
   }
 
@@ -66,9 +73,10 @@ export async function runStage(
   }
   if (outputErrors.length > 0) {
     log.error({ errors: outputErrors }, 'stage produced invalid events; dead-lettering its input');
-    return { kind: 'dead-letter', reason: 'InvalidOutput', description: outputErrors.join(' | ') };
+    return deadLetter(event.tenantid, 'InvalidOutput', outputErrors.join(' | '));
   }
-  log.debug({ emitted: emitted.length, ms: Number(process.hrtime.bigint() - startedAt) / 1e6 }, 'stage completed');
+  deps.metrics?.stageOutcome(name, event.tenantid, 'completed', seconds());
+  log.debug({ emitted: emitted.length, ms: seconds() * 1000 }, 'stage completed');
   return { kind: 'completed', emitted };
 }
 

@@ -14,6 +14,7 @@ import type { CertificateStore } from '../ports/certificate-store';
 import type { Deployer } from '../ports/deployer';
 import type { GovernanceStore } from '../ports/governance-store';
 import type { HeadSigner } from '../adapters/local/ed25519-head-signer';
+import type { CertopsMetrics } from '../observability/metrics';
 import type { DnsRecordLookup } from '../ports/dns-record-lookup';
 import type { Issuer } from '../ports/issuer';
 import type { KeyStore } from '../ports/key-store';
@@ -61,6 +62,8 @@ export interface PipelineDeps {
   deployer: Deployer;
   /** Keys at rest (encrypted): a rotation's new key waits here between issuance and commit. */
   keys: KeyStore;
+  /** Counters and gauges for /metrics (absent in tools that do not serve it). */
+  metrics?: CertopsMetrics;
   /** Signs the audit chains' heads (pipeline/audit-heads.ts). */
   auditSigner: HeadSigner;
   /** Raised gates, override outcomes, L2 approvals, snoozes and the digest queue. */

@@ -42,6 +42,7 @@ export async function gate(event: CloudEvent, ctx: StageContext): Promise<CloudE
   // Decided already (a redelivery, or another endpoint of the certificate): the decision is a pure
   // function of the request and the policy, so the same event (same id) is emitted again rather
   // than nothing, in case the first emission was lost after the audit. Rotate claims per sweep.
+  if (recorded.claimed) ctx.deps.metrics?.gateDecision(ctx.tenantId, decision.level, decision.outcome);
   if (!recorded.claimed) ctx.log.info({ certificateId: request.certificateId }, 'renewal already gated in this sweep; emitting the same decision again');
   const gated: GatedRenewal = { ...request, decision };
   if (decision.outcome === 'await-approval') await holdForApproval(ctx, tenant, gated);
