@@ -20,9 +20,11 @@ export function registerApi(app: HttpFunctionsApp, api: () => Promise<(request: 
     authLevel: 'anonymous',
     handler: async (request) => {
       const body = parseJsonBody(await request.text());
+      const url = new URL(request.url);
       const answer = await (await api())({
         method: request.method,
-        path: new URL(request.url).pathname,
+        path: url.pathname,
+        query: Object.fromEntries(url.searchParams.entries()),
         headers: Object.fromEntries([...request.headers.entries()]),
         body,
       });

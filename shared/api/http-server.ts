@@ -33,7 +33,8 @@ export async function startApiServer(handle: (request: ApiRequest) => Promise<Ap
       const body = parseJsonBody(Buffer.concat(chunks).toString('utf8'));
       const url = new URL(req.url ?? '/', 'http://localhost');
       const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : v]));
-      void handle({ method: req.method ?? 'GET', path: url.pathname, headers, body }).then(
+      const query = Object.fromEntries(url.searchParams.entries());
+      void handle({ method: req.method ?? 'GET', path: url.pathname, query, headers, body }).then(
         (answer) => {
           res.writeHead(answer.status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...answer.headers });
           res.end(answer.text ?? JSON.stringify(answer.body));

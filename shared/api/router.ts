@@ -19,6 +19,7 @@ import { escalateGate, lowerGate, RENEWAL_ACTIONS } from '../pipeline/governance
 import { inventoryRows } from '../pipeline/inventory';
 import { runOverride } from '../pipeline/on-demand';
 import { verifyTenantAudit } from '../pipeline/audit-heads';
+import { exportOscal } from '../pipeline/oscal-export';
 import { PROMETHEUS_CONTENT_TYPE } from '../observability/metrics';
 import type { PipelineDeps } from '../pipeline/stage';
 import { AuthenticationError, AuthorizationError, authorizeAdmin, authorizeTenant, type Principal, type TokenVerifier } from './auth';
@@ -27,6 +28,8 @@ export interface ApiRequest {
   method: string;
   /** Path without the query, e.g. `/api/tenants/contoso/certificates`. */
   path: string;
+  /** Query parameters (the first value of each). */
+  query?: Record<string, string>;
   headers: Record<string, string | undefined>;
   /** Parsed JSON body (undefined when none); `invalidJson` when it did not parse. */
   body: unknown;
@@ -74,6 +77,7 @@ interface Call {
   principal: Principal;
   tenant: TenantConfig;
   params: Record<string, string>;
+  query: Record<string, string>;
   body: Record<string, unknown>;
 }
 
@@ -111,7 +115,7 @@ export function createApi(api: ApiDeps): (request: ApiRequest) => Promise<ApiRes
         if (r.method !== request.method) continue;
         const params = Object.fromEntries(r.names.map((n, i) => [n, decodePathSegment(m[i + 1])]));
         const body = (request.body && typeof request.body === 'object' ? request.body : {}) as Record<string, unknown>;
-        return await r.handler({ api, principal, tenant, params, body });
+        return await r.handler({ api, principal, tenant, params, body, query: request.query ?? {} });
       }
       throw new HttpError(ROUTES.some((r) => r.pattern.test(request.path)) ? 405 : 404, `no route ${request.method} ${request.path}`);
     } catch (err) {
@@ -199,6 +203,15 @@ route('GET', '/api/tenants/{tenant}/actions', async ({ api, tenant }) => {
 route('GET', '/api/tenants/{tenant}/audit/verify', async ({ api, tenant }) => {
   const verdict = await verifyTenantAudit(api.deps, tenant.id);
   return { status: 200, body: { tenant: tenant.id, ...verdict, publicKey: api.deps.auditSigner.publicKeyPem } };
+});
+
+route('GET', '/api/tenants/{tenant}/audit/oscal', async ({ api, tenant, query }) => {
+  try {
+    return { status: 200, body: await exportOscal(api.deps, tenant.id, { from: query.from, to: query.to }) };
+  } catch (err) {
+    if (err instanceof RangeError) throw new HttpError(400, `from/to: ${err.message}`);
+    throw err;
+  }
 });
 
 route('GET', '/api/tenants/{tenant}/approvals', async ({ api, tenant }) => ({ status: 200, body: { approvals: (await api.deps.governance.listApprovals(tenant.id)).map(summarizeApproval) } }));

@@ -9,6 +9,8 @@ import { loadConfig } from '../config/load-config';
 import { createEmbeddedRuntime } from '../composition-root';
 import { ConfigError, errorMessage } from '../domain/errors';
 import { verifyTenantAudit } from '../pipeline/audit-heads';
+import { exportOscal } from '../pipeline/oscal-export';
+import { writeFileSync } from 'node:fs';
 import type { PipelineDeps } from '../pipeline/stage';
 import { createLogger } from '../observability/logger';
 import { inventory } from '../pipeline/inventory';
@@ -24,6 +26,8 @@ const USAGE = `usage:
   certops run [--config FILE]                 one sweep of every tenant, to completion
   certops report [--config FILE] [--tenant T] [--json]
   certops audit verify [--config FILE] [--tenant T]
+  certops audit export --format oscal --tenant T [--from ISO] [--to ISO] [--out FILE]
+                                              OSCAL 1.2.1 assessment results of the tenant's evidence
   certops renew --tenant T CERTIFICATE [--reason WHY] [--config FILE]
                                               renew and rotate one managed certificate now
   certops rollback --tenant T CERTIFICATE --reason WHY [--config FILE]
@@ -48,6 +52,10 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
       tenant: { type: 'string', multiple: true },
       json: { type: 'boolean', default: false },
       reason: { type: 'string' },
+      format: { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      out: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -152,13 +160,24 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
       }
     }
     case 'audit': {
-      if (sub !== 'verify') {
+      if (sub !== 'verify' && sub !== 'export') {
         print(USAGE);
+        return 2;
+      }
+      if (sub === 'export' && (values.format !== 'oscal' || values.tenant?.length !== 1)) {
+        print(`audit export needs --format oscal and exactly one --tenant\n${USAGE}`);
         return 2;
       }
       const runtime = createEmbeddedRuntime(loadConfig(configFile), { logger, notify: false });
       try {
-        return await auditVerify(runtime.deps, values.tenant, print);
+        if (sub === 'verify') return await auditVerify(runtime.deps, values.tenant, print);
+        const doc = await exportOscal(runtime.deps, values.tenant![0], { from: values.from, to: values.to });
+        const text = JSON.stringify(doc, null, 2);
+        if (values.out) {
+          writeFileSync(values.out, `${text}\n`);
+          print(`OSCAL assessment results of ${values.tenant![0]} written to ${values.out}`);
+        } else print(text);
+        return 0;
       } finally {
         await runtime.close();
       }

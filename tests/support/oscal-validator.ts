@@ -23,8 +23,8 @@ const compiled = new Map<string, ValidateFunction>();
 function validatorFor(schemaPath: string): ValidateFunction {
   let validate = compiled.get(schemaPath);
   if (!validate) {
-    // strict: false because the generated schemas carry keywords ajv's strict mode rejects
-    // (e.g. `$comment` placement, unknown formats are not among them: ajv-formats knows them all).
+    // unicodeRegExp is ajv 8's default, stated here because `\p{L}` needs it; strict: false keeps
+    // ajv's strict-mode warnings about the generated schemas' style out of the test output.
     const ajv = new Ajv({ strict: false, unicodeRegExp: true, allErrors: true });
     addFormats(ajv);
     validate = ajv.compile(JSON.parse(fs.readFileSync(schemaPath, 'utf8')));
