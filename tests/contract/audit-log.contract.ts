@@ -191,5 +191,25 @@ export function auditLogContract(name: string, makeLog: MakeAuditLog, options: A
 
       expect(await handle.log.verify('contoso')).toMatchObject({ ok: false, seq: 3, problem: 'sequence-gap' });
     });
+
+    it('When two stored records are swapped (reordered) behind the log, then verification names the first of them', async () => {
+      const handle = await aLog();
+      for (let i = 1; i <= 5; i++) await handle.log.append('contoso', anAuditEntry({ data: { i } }));
+      const [, second, third] = await handle.log.list('contoso');
+      await handle.overwrite({ ...third, seq: 2 });
+      await handle.overwrite({ ...second, seq: 3 });
+      expect(await handle.log.verify('contoso')).toMatchObject({ ok: false, seq: 2 });
+    });
+
+    it('When a forged record is inserted behind the log (the later ones renumbered), then verification names the forged one', async () => {
+      const handle = await aLog();
+      for (let i = 1; i <= 4; i++) await handle.log.append('contoso', anAuditEntry({ data: { i } }));
+      const list = await handle.log.list('contoso');
+      // Shift 3 and 4 up by one, then put a forged record at 3 that links to 2 (hashed without the key).
+      for (const r of [...list.slice(2)].reverse()) await handle.overwrite({ ...r, seq: r.seq + 1 });
+      const forged = { tenantId: 'contoso', seq: 3, at: list[2].at, kind: 'approval.approved', actor: 'human:mallory', correlationId: 'x', data: { approvalId: 'fake' }, prevHash: list[1].hash };
+      await handle.overwrite({ ...forged, hash: hashAuditRecord(forged) });
+      expect(await handle.log.verify('contoso')).toMatchObject({ ok: false, seq: 3, problem: 'hash-mismatch' });
+    });
   });
 }

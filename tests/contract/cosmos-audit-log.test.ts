@@ -17,7 +17,7 @@ auditLogContract('CosmosAuditLog', async ({ clock, key }) => {
   return {
     log: new CosmosAuditLog(audit, clock, key),
     async overwrite(record) {
-      await audit.item(auditRecordId(record.seq), record.tenantId).replace({ id: auditRecordId(record.seq), type: 'record', ...record });
+      await audit.items.upsert({ id: auditRecordId(record.seq), type: 'record', ...record });
     },
     async remove(tenantId, seq) {
       await audit.item(auditRecordId(seq), tenantId).delete();
