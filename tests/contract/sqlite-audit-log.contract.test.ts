@@ -25,10 +25,10 @@ auditLogContract('SqliteAuditLog', async ({ clock, key }) => {
   return {
     log: new SqliteAuditLog(db, clock, key),
     async overwrite(record) {
+      // An upsert: tampering may also write a record at a seq that did not exist (an insertion).
       db.prepare(
-        `UPDATE audit_records SET at = ?, kind = ?, actor = ?, correlation_id = ?, data = ?, prev_hash = ?, hash = ?
-         WHERE tenant_id = ? AND seq = ?`,
-      ).run(record.at, record.kind, record.actor, record.correlationId, canonicalJson(record.data), record.prevHash, record.hash, record.tenantId, record.seq);
+        `INSERT OR REPLACE INTO audit_records (tenant_id, seq, at, kind, actor, correlation_id, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(record.tenantId, record.seq, record.at, record.kind, record.actor, record.correlationId, canonicalJson(record.data), record.prevHash, record.hash);
     },
     async remove(tenantId, seq) {
       db.prepare('DELETE FROM audit_records WHERE tenant_id = ? AND seq = ?').run(tenantId, seq);
