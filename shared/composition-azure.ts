@@ -28,6 +28,7 @@ import { CosmosAcmeOrderJournal } from './adapters/azure/cosmos-order-journal';
 import { CosmosGovernanceStore } from './adapters/azure/cosmos-governance-store';
 import { headSignerFrom } from './adapters/local/ed25519-head-signer';
 import { CertopsMetrics } from './observability/metrics';
+import { startOtelExport } from './observability/otel-export';
 import { CosmosPlatformAdmin } from './adapters/azure/cosmos-platform-admin';
 import { cosmosClientFor } from './adapters/azure/cosmos-setup';
 import type { CredentialProvider } from './adapters/azure/identity';
@@ -142,12 +143,26 @@ export async function createAzureRuntime(config: CertopsConfig, settings: AzureS
     trustAnchors: trustAnchorsFor(tenants, issuers),
     dnsLookup: dnsLookupFor(tenants),
   };
+  // Metrics towards Application Insights (OpenTelemetry), signed in with the platform identity.
+  const aiConnection = env.APPLICATIONINSIGHTS_CONNECTION_STRING;
+  const otel = aiConnection
+    ? startOtelExport({
+        metrics: deps.metrics!,
+        sources: deps,
+        connectionString: aiConnection,
+        credential: /^Authorization=AAD$/i.test(env.APPLICATIONINSIGHTS_AUTHENTICATION_STRING ?? '') ? credential : undefined,
+        serviceVersion: '0.1.0',
+        resourceAttributes: env.WEBSITE_INSTANCE_ID ? { 'service.instance.id': env.WEBSITE_INSTANCE_ID } : {},
+        onError: (err) => logger.warn({ err }, 'metrics export to Application Insights failed; the next interval goes on'),
+      })
+    : undefined;
   return {
     config,
     deps,
     bus,
     deadLetter: (entry) => bus.publishRaw(DEAD_LETTER_TOPIC, [{ ...entry, deadLetteredAt: clock.now().toISOString() }]),
     close: async () => {
+      await otel?.shutdown();
       await bus.stop();
       await closeIssuers();
       if (ownsServiceBus) await serviceBus.close();
