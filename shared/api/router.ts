@@ -229,7 +229,7 @@ route('POST', '/api/tenants/{tenant}/certificates/{certificate}/review', async (
 route('POST', '/api/tenants/{tenant}/certificates/{certificate}/override', async (call) => {
   const id = managedOf(call);
   const reason = requiredText(call.body, 'reason');
-  const events = await runOverride(call.api.deps, { tenantId: call.tenant.id, certificateId: id, reason, actor: actor(call.principal) });
+  const events = await runOverride(call.api.deps, { tenantId: call.tenant.id, certificateId: id, reason, actor: actor(call.principal), subject: call.principal.subject });
   await call.api.publish(events);
   const rotation = (await call.api.deps.store.getManagedState(call.tenant.id, id))?.rotation;
   return {

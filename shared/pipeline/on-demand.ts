@@ -83,6 +83,8 @@ export interface OnDemandOverride {
   reason: string;
   /** Who decided: `human:<email>` from the HTTP API, `cli:<user>` from the command line. */
   actor: string;
+  /** The decider's stable id (the token's `oid` or `sub`): names can repeat, this cannot. */
+  subject?: string;
 }
 
 /**
@@ -108,7 +110,7 @@ export async function runOverride(deps: PipelineDeps, request: OnDemandOverride)
   });
   const log = deps.logger.child({ stage: 'rotate', tenantId: tenant.id, correlationId });
   // The human decided: the records of what follows from it name the human as the actor.
-  const ctx = { ...stageContext('rotate', trigger, deps, log), audit: async (kind: string, data: Record<string, unknown>) => void (await deps.audit.append(tenant.id, { kind, actor: request.actor, correlationId, data })) };
+  const ctx = { ...stageContext('rotate', trigger, deps, log), audit: async (kind: string, data: Record<string, unknown>) => void (await deps.audit.append(tenant.id, { kind, actor: request.actor, correlationId, data: request.subject ? { ...data, by: request.subject } : data })) };
   const rotationId = (await deps.store.getManagedState(tenant.id, managed.id))?.rotation?.rotationId;
   const events = await overrideRotation(ctx, tenant, managed, { actor: request.actor, reason: request.reason });
   deps.metrics?.override(tenant.id);

@@ -174,6 +174,7 @@ describe('When the assignee overrides through the API', () => {
   it('then the audit holds the override with who, when and why', async () => {
     const record = (await runtime.deps.audit.list('acme')).find((r) => r.kind === 'rotation.rolling-back')!;
     expect(record.actor).toBe('human:dana@msp.example');
+    expect(record.data.by).toBe('dana'); // the token's stable subject, not only a display name
     expect(record.data).toMatchObject({ step: 'override', reason: 'override by human:dana@msp.example: the payment terminal pins the old key' });
     expect(Date.now() - Date.parse(record.at)).toBeLessThan(60_000);
   });
