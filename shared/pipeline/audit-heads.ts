@@ -13,7 +13,7 @@ export const DEFAULT_AUDIT_HEAD_SCHEDULE = '0 */5 * * * *';
 export async function signAuditHeads(deps: Pick<PipelineDeps, 'audit' | 'auditSigner' | 'clock'>): Promise<SignedHead[]> {
   const signed: SignedHead[] = [];
   for (const tenantId of await deps.audit.tenants()) {
-    const last = (await deps.audit.list(tenantId)).at(-1);
+    const last = await deps.audit.tip(tenantId); // the tip only: signing must not read whole chains every sweep
     if (!last) continue;
     const previous = await deps.audit.getSignedHead(tenantId);
     if (previous && previous.seq >= last.seq) continue;

@@ -29,6 +29,8 @@ export interface AuditLog {
   /** Checks the tenant's chain with the log's own key; names the first bad record. */
   verify(tenantId: string): Promise<AuditChainVerdict>;
   tenants(): Promise<string[]>;
+  /** Where the tenant's chain ends now (its last record's seq and hash); null when it is empty. Cheap: no record is read. */
+  tip(tenantId: string): Promise<{ seq: number; hash: string } | null>;
   /** The latest signed head of the tenant's chain (kept apart from the records); null before the first signing. */
   getSignedHead(tenantId: string): Promise<SignedHead | null>;
   /** Replaces the tenant's signed head (a newer one; the caller signs). */

@@ -263,6 +263,16 @@ export class CosmosAuditLog implements AuditLog {
     return null;
   }
 
+  /**
+   * The head document: where the last append ended. A crash between a record's create and the
+   * head's update leaves it one record behind until the next append repairs it, so a head signed
+   * from it may name one record less than exist (never one that does not).
+   */
+  async tip(tenantId: string): Promise<{ seq: number; hash: string } | null> {
+    const head = await this.readHead(tenantId);
+    return head && head.seq > 0 ? { seq: head.seq, hash: head.hash } : null;
+  }
+
   /** The signed head: its own document in the tenant's partition, never touched by appends. */
   async getSignedHead(tenantId: string): Promise<SignedHead | null> {
     const response = await this.audit.item(SIGNED_HEAD_ID, tenantId).read<{ head: SignedHead }>();

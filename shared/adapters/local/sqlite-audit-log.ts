@@ -96,6 +96,10 @@ export class SqliteAuditLog implements AuditLog {
     return (this.selectTenants.all() as Array<{ tenant_id: string }>).map((row) => row.tenant_id);
   }
 
+  async tip(tenantId: string): Promise<{ seq: number; hash: string } | null> {
+    return (this.selectHead.get(tenantId) as { seq: number; hash: string } | undefined) ?? null;
+  }
+
   async getSignedHead(tenantId: string): Promise<SignedHead | null> {
     const row = this.db.prepare('SELECT record FROM audit_signed_heads WHERE tenant_id = ?').get(tenantId) as { record: string } | undefined;
     return row ? (JSON.parse(row.record) as SignedHead) : null;
