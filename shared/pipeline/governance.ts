@@ -91,8 +91,8 @@ export async function recordOutcome(ctx: DeliveryContext, rotationId: string, ou
     });
     const happened = change as LearningChange;
     if (!stored || !happened) continue;
-    if (happened.kind === 'raised') await announce(ctx, action, 'raised', happened.level, happened.reason, actor);
-    else await announce(ctx, action, 'relaxed', null, happened.reason, actor);
+    if (happened.kind === 'raised') await announce(ctx, stored, 'raised', happened.level, happened.reason, actor);
+    else await announce(ctx, stored, 'relaxed', null, happened.reason, actor);
   }
 }
 
@@ -107,7 +107,7 @@ export async function escalateGate(ctx: DeliveryContext, action: ActionType, lev
     reason: `escalated by ${actor}: ${reason}`,
     acceptedRun: 0,
   }));
-  await announce(ctx, action, 'raised', level, `escalated by ${actor}: ${reason}`, actor);
+  await announce(ctx, stored!, 'raised', stored!.raisedTo, `escalated by ${actor}: ${reason}`, actor);
   return stored!;
 }
 
@@ -115,16 +115,18 @@ export async function escalateGate(ctx: DeliveryContext, action: ActionType, lev
 export async function lowerGate(ctx: DeliveryContext, action: ActionType, actor: string, reason: string): Promise<GateState> {
   // The window starts afresh, as when learning relaxes: the old overrides must not raise it again at once.
   const stored = await updateGate(ctx.deps, ctx.tenant.id, action, (state) => ({ ...state, raisedTo: null, raisedBy: null, raisedAt: null, reason: null, outcomes: [], acceptedRun: 0 }));
-  await announce(ctx, action, 'relaxed', null, `lowered by ${actor}: ${reason}`, actor);
+  await announce(ctx, stored!, 'relaxed', null, `lowered by ${actor}: ${reason}`, actor);
   return stored!;
 }
 
-async function announce(ctx: DeliveryContext, action: ActionType, kind: 'raised' | 'relaxed', level: GateLevel | null, reason: string, actor: string): Promise<void> {
+/** Told once per stored change: the id comes from the gate state's version, so a redelivery is not told again. */
+async function announce(ctx: DeliveryContext, state: GateState, kind: 'raised' | 'relaxed', level: GateLevel | null, reason: string, actor: string): Promise<void> {
+  const action = state.action;
   const { deps, tenant } = ctx;
   await ctx.audit(kind === 'raised' ? 'gate.raised' : 'gate.relaxed', { action, level, reason, actor });
   const now = deps.clock.now().toISOString();
   await deliver(ctx, {
-    id: `${tenant.id}:gate:${action}:${kind}:${now}`,
+    id: `${tenant.id}:gate:${action}:${kind}:v${state.version}`,
     tenantId: tenant.id,
     kind: 'gate-changed',
     severity: 'warning',

@@ -172,7 +172,7 @@ class RotationDriver {
       failure: null,
       restored: null,
       restoredVerified: null,
-      history: [{ state: 'planned', at }],
+      history: [{ state: 'planned', at, auditFrom: (await this.deps.audit.tip(this.ctx.tenantId))?.seq ?? 0 }],
       lease: this.lease(),
     };
     this.doc = doc ?? { tenantId: this.ctx.tenantId, certificateId: this.managed.id, deployedFingerprint: null, notAfter: null, lastRotation: null, version: 0 };
@@ -436,7 +436,8 @@ class RotationDriver {
   private async transition(to: RotationState, patch: Partial<RotationRecord>, docPatch: Partial<ManagedCertificateState>, auditData: Record<string, unknown>): Promise<void> {
     assertTransition(this.rec.state, to);
     const at = this.deps.clock.now().toISOString();
-    const next: RotationRecord = { ...this.rec, ...patch, state: to, history: [...this.rec.history, { state: to, at }] };
+    const auditFrom = (await this.deps.audit.tip(this.ctx.tenantId))?.seq ?? 0;
+    const next: RotationRecord = { ...this.rec, ...patch, state: to, history: [...this.rec.history, { state: to, at, auditFrom }] };
     await this.save(next, docPatch);
     await this.auditTransition(to, auditData);
   }
@@ -451,11 +452,13 @@ class RotationDriver {
    * audited once.
    */
   private async auditMissedTransitions(): Promise<void> {
-    const audited = new Set(
-      (await this.deps.audit.list(this.ctx.tenantId)).filter((a) => a.data.rotationId === this.rec.rotationId).map((a) => a.data.state as string),
-    );
-    for (const { state } of this.rec.history) {
-      if (!audited.has(state)) await this.auditTransition(state, { reason: this.rec.reason }, true);
+    // Each transition is audited right after it is saved, so only the last can lack its record;
+    // it comes after where the chain stood when the transition was saved: read only that tail.
+    const last = this.rec.history.at(-1);
+    if (!last) return;
+    const tail = last.auditFrom !== undefined ? await this.deps.audit.listAfter(this.ctx.tenantId, last.auditFrom) : await this.deps.audit.list(this.ctx.tenantId);
+    if (!tail.some((a) => a.data.rotationId === this.rec.rotationId && a.data.state === last.state)) {
+      await this.auditTransition(last.state, { reason: this.rec.reason }, true);
     }
   }
 

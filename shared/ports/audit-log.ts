@@ -26,6 +26,8 @@ export interface AuditRecord extends AuditEntry {
 export interface AuditLog {
   append(tenantId: string, entry: AuditEntry): Promise<AuditRecord>;
   list(tenantId: string): Promise<AuditRecord[]>;
+  /** The records after `seq` (seq order): the tail of a chain, without reading all of it. */
+  listAfter(tenantId: string, seq: number): Promise<AuditRecord[]>;
   /** Checks the tenant's chain with the log's own key; names the first bad record. */
   verify(tenantId: string): Promise<AuditChainVerdict>;
   tenants(): Promise<string[]>;

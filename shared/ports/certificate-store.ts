@@ -119,7 +119,8 @@ export interface RotationRecord {
   /** Set by the rollback: every deployed target restored, and the old certificate seen served again. */
   restored: boolean | null;
   restoredVerified: boolean | null;
-  history: Array<{ state: RotationState; at: string }>;
+  /** Each transition, with where the tenant's audit chain stood when it was saved (its record comes after). */
+  history: Array<{ state: RotationState; at: string; auditFrom?: number }>;
   /** Who drives the rotation now, until when (wall-clock ms): a crashed owner's lease runs out. */
   lease: { owner: string; until: number } | null;
 }

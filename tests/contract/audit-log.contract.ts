@@ -77,6 +77,18 @@ export function auditLogContract(name: string, makeLog: MakeAuditLog, options: A
       expect(await b.verify('contoso')).toEqual({ ok: true, count: concurrentAppends });
     });
 
+    it('When the tail after a seq is asked for, then exactly the later records come back in order, and the tip is the last', async () => {
+      const handle = await aLog();
+      expect(await handle.log.tip('contoso')).toBeNull();
+      for (let n = 1; n <= 5; n++) await handle.log.append('contoso', anAuditEntry({ data: { n } }));
+      expect((await handle.log.listAfter('contoso', 3)).map((r) => r.seq)).toEqual([4, 5]);
+      expect(await handle.log.listAfter('contoso', 5)).toEqual([]);
+      expect(await handle.log.listAfter('other', 0)).toEqual([]);
+      const last = (await handle.log.list('contoso'))[4];
+      expect(await handle.log.tip('contoso')).toEqual({ seq: 5, hash: last.hash });
+      await handle.close();
+    });
+
     it('When two tenants append, then each has its own chain from seq 1 and genesis', async () => {
       const { log } = await aLog();
       for (let i = 0; i < 3; i++) {

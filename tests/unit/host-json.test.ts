@@ -20,7 +20,7 @@ const ms = (timespan: string): number => {
 /** ISO 8601 `PTnS` → ms. */
 const isoSeconds = (duration: string): number => Number(/^PT(\d+)S$/.exec(duration)![1]) * 1000;
 
-it('When a handler returns or throws, then the binding completes or abandons the message (auto-complete), one message per call', () => {
+it('When host.json is read, then settlement follows the invocation (auto-complete on), without prefetch, with a concurrency set', () => {
   expect(serviceBus.autoCompleteMessages).toBe(true);
   expect(serviceBus.prefetchCount).toBe(0);
   expect(serviceBus.maxConcurrentCalls).toBeGreaterThanOrEqual(1);

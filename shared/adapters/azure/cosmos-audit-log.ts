@@ -112,11 +112,15 @@ export class CosmosAuditLog implements AuditLog {
   }
 
   async list(tenantId: string): Promise<AuditRecord[]> {
+    return this.listAfter(tenantId, 0);
+  }
+
+  async listAfter(tenantId: string, seq: number): Promise<AuditRecord[]> {
     const { resources } = await this.audit.items
       .query<RecordDocument>(
         {
-          query: 'SELECT * FROM c WHERE c.tenantId = @tenantId AND c.type = @type',
-          parameters: [{ name: '@tenantId', value: tenantId }, { name: '@type', value: RECORD_TYPE }],
+          query: 'SELECT * FROM c WHERE c.tenantId = @tenantId AND c.type = @type AND c.seq > @seq',
+          parameters: [{ name: '@tenantId', value: tenantId }, { name: '@type', value: RECORD_TYPE }, { name: '@seq', value: seq }],
         },
         { partitionKey: tenantId },
       )

@@ -88,6 +88,10 @@ export class SqliteAuditLog implements AuditLog {
     return (this.selectAll.all(tenantId) as AuditRow[]).map(toRecord);
   }
 
+  async listAfter(tenantId: string, seq: number): Promise<AuditRecord[]> {
+    return (this.db.prepare('SELECT * FROM audit_records WHERE tenant_id = ? AND seq > ? ORDER BY seq').all(tenantId, seq) as AuditRow[]).map(toRecord);
+  }
+
   async verify(tenantId: string): Promise<AuditChainVerdict> {
     return verifyAuditChain(await this.list(tenantId), this.key);
   }

@@ -9,7 +9,7 @@
  * recorded gives its claim back for the retry (claims.ts).
  */
 import type { CloudEvent } from '../../domain/events';
-import { decideGate, type GateDecision } from '../../domain/gate-policy';
+import { decideGate, levelRank, type GateDecision } from '../../domain/gate-policy';
 import type { GatedRenewal, RenewalRequested } from '../event-data';
 import type { StageContext } from '../stage';
 import { EVENT_TYPES } from '../topology';
@@ -20,7 +20,6 @@ import type { TenantConfig } from '../../config/model';
 import { ConcurrencyError } from '../../ports/certificate-store';
 import { approvalExpiry, approvalIdOf, raisedGate, RENEWAL_ACTIONS, riskFacts } from '../governance';
 
-const LEVEL_RANK = { L0: 0, L1: 1, L2: 2, L3: 3 } as const;
 
 export async function gate(event: CloudEvent, ctx: StageContext): Promise<CloudEvent[]> {
   const request = event.data as RenewalRequested;
@@ -34,7 +33,7 @@ export async function gate(event: CloudEvent, ctx: StageContext): Promise<CloudE
     const raised = await raisedGate(ctx.deps, ctx.tenantId, action);
     decisions.push(decideGate({ tenantId: ctx.tenantId, action, tenantLevels: tenant.policy?.gate, assignee: tenant.assignee, subject, raised, risks }));
   }
-  const decision = decisions.reduce((a, b) => (LEVEL_RANK[b.level] > LEVEL_RANK[a.level] ? b : a));
+  const decision = decisions.reduce((a, b) => (levelRank(b.level) > levelRank(a.level) ? b : a));
   const recorded = await underClaim(ctx.deps.store, ctx.tenantId, `gate:${request.sweepId}:${request.certificateId}`, async () => {
     ctx.log.info({ certificateId: request.certificateId, level: decision.level, outcome: decision.outcome, reason: decision.reason }, decision.rationale);
     await ctx.audit('gate.decided', { certificateId: request.certificateId, sweepId: request.sweepId, ...decision });
