@@ -27,7 +27,6 @@ import { CosmosCertificateStore } from './adapters/azure/cosmos-certificate-stor
 import { CosmosAcmeOrderJournal } from './adapters/azure/cosmos-order-journal';
 import { CosmosGovernanceStore } from './adapters/azure/cosmos-governance-store';
 import { headSignerFrom } from './adapters/local/ed25519-head-signer';
-import { CertopsMetrics } from './observability/metrics';
 import { startOtelExport } from './observability/otel-export';
 import { CosmosPlatformAdmin } from './adapters/azure/cosmos-platform-admin';
 import { cosmosClientFor } from './adapters/azure/cosmos-setup';
@@ -40,9 +39,7 @@ import { ServiceBusEventBus } from './adapters/azure/service-bus-event-bus';
 import { ConfigTenantDirectory } from './adapters/local/config-tenant-directory';
 import { FilesDeployer } from './adapters/local/files-deployer';
 import { RoutingDeployer } from './adapters/routing/routing-deployer';
-import { StaticResolver, SystemResolver } from './adapters/tls/system-resolver';
-import { TlsProber } from './adapters/tls/tls-prober';
-import { buildIssuers, buildNotifiers, DEFAULT_ROTATION, dnsLookupFor, trustAnchorsFor, type NotifierOptions } from './composition-common';
+import { buildIssuers, buildNotifiers, commonDeps, type NotifierOptions } from './composition-common';
 import type { PipelineDeps, RotationOptions } from './pipeline/stage';
 import { routes } from './pipeline/topology';
 
@@ -123,25 +120,14 @@ export async function createAzureRuntime(config: CertopsConfig, settings: AzureS
   const deployers: Deployer[] = [new KeyVaultDeployer({ clientsFor: keyVault, clock }), new FilesDeployer({ logger })];
 
   const deps: PipelineDeps = {
-    clock,
-    logger,
-    tenants,
+    ...commonDeps(config, { clock, logger, tenants, issuers, resolver: options.resolver, rotation: options.rotation }),
     store,
     audit,
-    resolver: options.resolver ?? new StaticResolver(config.hosts ?? {}, new SystemResolver()),
-    prober: new TlsProber(),
-    issuers,
     deployer: new RoutingDeployer(deployers),
     keys: keyStore,
     governance: new CosmosGovernanceStore(state),
     auditSigner: headSignerFrom(chainKey),
-    metrics: new CertopsMetrics({ tenants }),
-    actionsBaseUrl: config.notifications.actionsBaseUrl,
     notifiers: buildNotifiers(config, { env, notify: options.notify, consoleStream: options.consoleStream, graphCredential: () => credential, graphFetchOptions: options.graphFetchOptions }),
-    discovery: config.discovery,
-    rotation: { ...DEFAULT_ROTATION, ...options.rotation },
-    trustAnchors: trustAnchorsFor(tenants, issuers),
-    dnsLookup: dnsLookupFor(tenants),
   };
   // Metrics towards Application Insights (OpenTelemetry), signed in with the platform identity.
   const aiConnection = env.APPLICATIONINSIGHTS_CONNECTION_STRING;

@@ -22,7 +22,11 @@ import { ConsoleNotifier } from './adapters/local/console-notifier';
 import { LocalCaIssuer } from './adapters/local/local-ca-issuer';
 import { OutboxNotifier } from './adapters/local/outbox-notifier';
 import { WebhookNotifier } from './adapters/local/webhook-notifier';
-import type { RotationOptions } from './pipeline/stage';
+import type { PipelineDeps, RotationOptions } from './pipeline/stage';
+import type { Resolver } from './ports/resolver';
+import { StaticResolver, SystemResolver } from './adapters/tls/system-resolver';
+import { TlsProber } from './adapters/tls/tls-prober';
+import { CertopsMetrics } from './observability/metrics';
 import type { TokenCredential } from '@azure/core-auth';
 import { graphClient, type GraphClientOptions } from './adapters/graph/graph-client';
 import { GraphMailNotifier } from './adapters/graph/graph-mail-notifier';
@@ -128,5 +132,27 @@ export function dnsLookupFor(tenants: TenantDirectory): (tenantId: string) => Dn
       lookups.set(key, lookup);
     }
     return lookup;
+  };
+}
+
+/** The dependencies both runtimes build the same way from the configuration; each adds its stores, keys, deployer, signer and channels. */
+export function commonDeps(
+  config: CertopsConfig,
+  parts: { clock: Clock; logger: Logger; tenants: TenantDirectory; issuers: ReadonlyMap<string, Issuer>; resolver?: Resolver; rotation?: Partial<RotationOptions> },
+): Pick<PipelineDeps, 'clock' | 'logger' | 'tenants' | 'resolver' | 'prober' | 'issuers' | 'metrics' | 'actionsBaseUrl' | 'discovery' | 'rotation' | 'trustAnchors' | 'dnsLookup'> {
+  const { clock, logger, tenants, issuers } = parts;
+  return {
+    clock,
+    logger,
+    tenants,
+    resolver: parts.resolver ?? new StaticResolver(config.hosts ?? {}, new SystemResolver()),
+    prober: new TlsProber(),
+    issuers,
+    metrics: new CertopsMetrics({ tenants }),
+    actionsBaseUrl: config.notifications.actionsBaseUrl,
+    discovery: config.discovery,
+    rotation: { ...DEFAULT_ROTATION, ...parts.rotation },
+    trustAnchors: trustAnchorsFor(tenants, issuers),
+    dnsLookup: dnsLookupFor(tenants),
   };
 }

@@ -24,10 +24,7 @@ import { loadOrCreateMasterKey, SqliteKeyStore } from './adapters/local/sqlite-k
 import { SqliteAcmeOrderJournal } from './adapters/local/sqlite-order-journal';
 import { SqliteGovernanceStore } from './adapters/local/sqlite-governance-store';
 import { headSignerFrom } from './adapters/local/ed25519-head-signer';
-import { CertopsMetrics } from './observability/metrics';
-import { StaticResolver, SystemResolver } from './adapters/tls/system-resolver';
-import { TlsProber } from './adapters/tls/tls-prober';
-import { buildIssuers, buildNotifiers, DEFAULT_ROTATION, dnsLookupFor, trustAnchorsFor, type NotifierOptions } from './composition-common';
+import { buildIssuers, buildNotifiers, commonDeps, type NotifierOptions } from './composition-common';
 import { EnvironmentCredential } from '@azure/identity';
 import type { TokenCredential } from '@azure/core-auth';
 import { EmbeddedPipeline, embeddedRoutes } from './pipeline/embedded-pipeline';
@@ -99,25 +96,14 @@ export function createEmbeddedRuntime(config: CertopsConfig, options: EmbeddedOp
   const outboxFile = config.notifications.outboxFile ?? null;
 
   const chosen: PipelineDeps = {
-    clock,
-    logger,
-    tenants,
+    ...commonDeps(config, { clock, logger, tenants, issuers, resolver: options.resolver, rotation: options.rotation }),
     store,
     audit,
-    resolver: options.resolver ?? new StaticResolver(config.hosts ?? {}, new SystemResolver()),
-    prober: new TlsProber(),
-    issuers,
     deployer: new RoutingDeployer([new FilesDeployer({ logger }), ...(options.deployers ?? [])]),
     keys: keyStore,
     governance: new SqliteGovernanceStore(db),
     auditSigner: headSignerFrom(masterKey),
-    metrics: new CertopsMetrics({ tenants }),
-    actionsBaseUrl: config.notifications.actionsBaseUrl,
     notifiers,
-    discovery: config.discovery,
-    rotation: { ...DEFAULT_ROTATION, ...options.rotation },
-    trustAnchors: trustAnchorsFor(tenants, issuers),
-    dnsLookup: dnsLookupFor(tenants),
   };
   const deps = options.decorate ? options.decorate(chosen) : chosen;
   const pipeline = new EmbeddedPipeline(deps, bus, options.observer);
