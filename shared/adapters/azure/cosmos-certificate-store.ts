@@ -42,16 +42,15 @@
 import type { Container } from '@azure/cosmos';
 import { systemClock, type Clock } from '../../domain/clock';
 import {
-  ConcurrencyError,
   type CertificateStore,
   type ManagedCertificateState,
   type NotificationState,
   type ObservationRecord,
   type RenewalWindowRecord,
 } from '../../ports/certificate-store';
-import { CONFLICT, NOT_FOUND, PRECONDITION_FAILED, cosmosStatus, documentId } from './cosmos-document-id';
+import { CONFLICT, NOT_FOUND, cosmosStatus, documentId } from './cosmos-document-id';
 import { CosmosPlatformAdmin, TENANT_MARKER_TYPE } from './cosmos-platform-admin';
-import { queryInPartition, readInPartition, type StateDocument } from './cosmos-partition';
+import { putVersioned, queryInPartition, readInPartition, type StateDocument } from './cosmos-partition';
 
 /** Observations written at once: a sweep's batch, bounded so that one tenant does not flood the client. */
 const OBSERVATION_WRITE_CONCURRENCY = 8;
@@ -141,35 +140,8 @@ export class CosmosCertificateStore implements CertificateStore {
       version: next.version,
       record: next,
     };
-    const conflict = async (): Promise<ConcurrencyError> => {
-      const current = await this.getManagedState(tenantId, certificateId);
-      return new ConcurrencyError(
-        `managed certificate ${certificateId} of tenant ${tenantId} is at version ${current?.version ?? 0}, ` +
-          `not ${expectedVersion}: someone else changed it; read it again and retry`,
-      );
-    };
     await this.markTenant(tenantId);
-    if (expectedVersion === 0) {
-      try {
-        await this.state.items.create(document);
-      } catch (err) {
-        if (cosmosStatus(err) === CONFLICT) throw await conflict();
-        throw err;
-      }
-      return next;
-    }
-    const current = await this.read<ManagedCertificateState>(tenantId, 'managed', certificateId);
-    if (!current || current.document.record.version !== expectedVersion) throw await conflict();
-    try {
-      // The ETag, not the version field, is the guard: a writer that read the same version loses here.
-      await this.state
-        .item(document.id, tenantId)
-        .replace(document, { accessCondition: { type: 'IfMatch', condition: current.etag } });
-    } catch (err) {
-      const status = cosmosStatus(err);
-      if (status === PRECONDITION_FAILED || status === NOT_FOUND) throw await conflict();
-      throw err;
-    }
+    await putVersioned(this.state, document, expectedVersion, `managed certificate ${certificateId}`);
     return next;
   }
 

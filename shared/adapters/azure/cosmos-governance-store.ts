@@ -23,7 +23,6 @@
 import type { Container } from '@azure/cosmos';
 import type { ActionType } from '../../domain/gate-policy';
 import {
-  ConcurrencyError,
   assertDigestTenant,
   withRecentOutcomes,
   type ApprovalStatus,
@@ -33,8 +32,8 @@ import {
   type PendingApproval,
   type Snooze,
 } from '../../ports/governance-store';
-import { CONFLICT, NOT_FOUND, PRECONDITION_FAILED, cosmosStatus, documentId } from './cosmos-document-id';
-import { queryInPartition, readInPartition, type StateDocument } from './cosmos-partition';
+import { CONFLICT, NOT_FOUND, cosmosStatus, documentId } from './cosmos-document-id';
+import { putVersioned, queryInPartition, readInPartition, type StateDocument } from './cosmos-partition';
 
 const GATE = 'gate-state';
 const APPROVAL = 'approval';
@@ -52,7 +51,8 @@ export class CosmosGovernanceStore implements GovernanceStore {
 
   async putGateState(state: GateState, expectedVersion: number): Promise<GateState> {
     const next = withRecentOutcomes({ ...state, version: expectedVersion + 1 });
-    await this.putVersioned(
+    await putVersioned(
+      this.state,
       { id: documentId(GATE, state.action), tenantId: state.tenantId, type: GATE, action: state.action, version: next.version, record: next },
       expectedVersion,
       `gate state ${state.action}`,
@@ -70,7 +70,8 @@ export class CosmosGovernanceStore implements GovernanceStore {
 
   async putApproval(approval: PendingApproval, expectedVersion: number): Promise<PendingApproval> {
     const next: PendingApproval = { ...approval, version: expectedVersion + 1 };
-    await this.putVersioned(
+    await putVersioned(
+      this.state,
       {
         id: documentId(APPROVAL, approval.approvalId),
         tenantId: approval.tenantId,
@@ -136,44 +137,6 @@ export class CosmosGovernanceStore implements GovernanceStore {
 
   async clearDigest(tenantId: string, ids: string[]): Promise<void> {
     for (const id of ids) await this.deleteIfPresent(tenantId, documentId(DIGEST, id));
-  }
-
-  /**
-   * Writes a versioned document if the stored one is at `expectedVersion` (0: absent). The ETag,
-   * not the version field, is the guard: of two writers that read the same version, the second
-   * replace fails with 412.
-   */
-  private async putVersioned<T extends { version: number }>(
-    document: StateDocument<T>,
-    expectedVersion: number,
-    what: string,
-  ): Promise<void> {
-    const { tenantId, type, id } = document;
-    const conflict = async (): Promise<ConcurrencyError> => {
-      const current = await readInPartition<T>(this.state, tenantId, type, id);
-      return new ConcurrencyError(
-        `${what} of tenant ${tenantId} is at version ${current?.document.record.version ?? 0}, not ${expectedVersion}: ` +
-          'someone else changed it; read it again and retry',
-      );
-    };
-    if (expectedVersion === 0) {
-      try {
-        await this.state.items.create(document);
-      } catch (err) {
-        if (cosmosStatus(err) === CONFLICT) throw await conflict();
-        throw err;
-      }
-      return;
-    }
-    const current = await readInPartition<T>(this.state, tenantId, type, id);
-    if (!current || current.document.record.version !== expectedVersion) throw await conflict();
-    try {
-      await this.state.item(id, tenantId).replace(document, { accessCondition: { type: 'IfMatch', condition: current.etag } });
-    } catch (err) {
-      const status = cosmosStatus(err);
-      if (status === PRECONDITION_FAILED || status === NOT_FOUND) throw await conflict();
-      throw err;
-    }
   }
 
   private async deleteIfPresent(tenantId: string, id: string): Promise<void> {

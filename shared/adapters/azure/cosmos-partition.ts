@@ -5,7 +5,8 @@
  * Documents carry `tenantId`, a `type` and the adapter's `record`.
  */
 import type { Container, ItemDefinition } from '@azure/cosmos';
-import { NOT_FOUND } from './cosmos-document-id';
+import { ConcurrencyError } from '../../ports/certificate-store';
+import { CONFLICT, NOT_FOUND, PRECONDITION_FAILED, cosmosStatus } from './cosmos-document-id';
 
 export interface StateDocument<T> extends ItemDefinition {
   id: string;
@@ -40,4 +41,37 @@ export async function queryInPartition<T>(
     )
     .fetchAll();
   return resources.map((document) => document.record);
+}
+
+/**
+ * Writes a versioned document if the stored one is at `expectedVersion` (0: absent), else throws
+ * ConcurrencyError naming `what` and the version found. The ETag, not the version field, is the
+ * guard: of two writers that read the same version, the second replace fails with 412.
+ */
+export async function putVersioned<T extends { version: number }>(container: Container, document: StateDocument<T>, expectedVersion: number, what: string): Promise<void> {
+  const { tenantId, type, id } = document;
+  const conflict = async (): Promise<ConcurrencyError> => {
+    const current = await readInPartition<T>(container, tenantId, type, id);
+    return new ConcurrencyError(
+      `${what} of tenant ${tenantId} is at version ${current?.document.record.version ?? 0}, not ${expectedVersion}: someone else changed it; read it again and retry`,
+    );
+  };
+  if (expectedVersion === 0) {
+    try {
+      await container.items.create(document);
+    } catch (err) {
+      if (cosmosStatus(err) === CONFLICT) throw await conflict();
+      throw err;
+    }
+    return;
+  }
+  const current = await readInPartition<T>(container, tenantId, type, id);
+  if (!current || current.document.record.version !== expectedVersion) throw await conflict();
+  try {
+    await container.item(id, tenantId).replace(document, { accessCondition: { type: 'IfMatch', condition: current.etag } });
+  } catch (err) {
+    const status = cosmosStatus(err);
+    if (status === PRECONDITION_FAILED || status === NOT_FOUND) throw await conflict();
+    throw err;
+  }
 }
