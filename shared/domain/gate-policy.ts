@@ -73,7 +73,7 @@ const WHY_DEFAULT: Record<ActionType, string> = {
 
 /** Something about this one action that makes it riskier than the tenant's usual (gate-risks.ts finds them). */
 export interface GateRisk {
-  code: 'wildcard-fleet' | 'production-endpoint' | 'foreign-certificate' | 'ca-change';
+  code: 'wildcard-fleet' | 'production-endpoint' | 'foreign-certificate' | 'ca-change' | 'overridden';
   /** The level this risk asks for at least. */
   raiseTo: GateLevel;
   detail: string;

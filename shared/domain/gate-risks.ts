@@ -9,8 +9,12 @@
  *   the old CA may be in play.
  * - ca-change: the certificate will come from another CA than the one certops last used for it.
  *
- * The first two are on by default (they only fire on what the MSP configured); the last two are
- * opt-in per tenant: every first rotation of an onboarded fleet would otherwise wait for a human.
+ * - overridden: a human rolled back this certificate's last rotation: renewing it again without
+ *   asking would undo the human's decision (and loop: rotate, override, rotate…).
+ *
+ * wildcard-fleet, production-endpoint and overridden are on by default (the first two only fire on
+ * what the MSP configured); foreign-certificate and ca-change are opt-in per tenant: every first
+ * rotation of an onboarded fleet would otherwise wait for a human.
  */
 import type { GateLevel, GateRisk } from './gate-policy';
 
@@ -34,6 +38,8 @@ export interface RiskFacts {
   /** The issuer certops last issued this certificate from, and the one it will use now. */
   lastIssuer: string | null;
   nextIssuer: string;
+  /** When a human last rolled this certificate's rotation back, and why (null: never, or since re-approved). */
+  overridden?: { at: string; reason: string } | null;
 }
 
 const DEFAULT_WILDCARD_ENDPOINTS = 5;
@@ -58,6 +64,9 @@ export function gateRisks(facts: RiskFacts, rules: RiskRules = {}): GateRisk[] {
       raiseTo,
       detail: facts.deployedFingerprint === null ? 'certops has never deployed this certificate (its first rotation)' : 'the served certificate was not deployed by certops (replaced by hand?)',
     });
+  }
+  if (facts.overridden) {
+    risks.push({ code: 'overridden', raiseTo, detail: `a human rolled back its last rotation (${facts.overridden.at}: ${facts.overridden.reason})` });
   }
   if (rules.caChange && facts.lastIssuer !== null && facts.lastIssuer !== facts.nextIssuer) {
     risks.push({ code: 'ca-change', raiseTo, detail: `the certificate moves from ${facts.lastIssuer} to ${facts.nextIssuer}` });

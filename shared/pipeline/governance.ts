@@ -52,6 +52,11 @@ export function riskFacts(tenant: TenantConfig, managed: ManagedCertificateConfi
     servedFingerprint,
     lastIssuer: issued ? (issued.issuer === 'acme' ? `acme ${issued.provenance?.ca ?? '?'}` : issued.issuer) : null,
     nextIssuer: issuerIdentity(tenant, managed),
+    // The last rotation was undone by a human: the next one asks first (until one is approved and commits).
+    overridden:
+      state?.rotation?.failure?.step === 'override' && state.rotation.state === 'escalated'
+        ? { at: state.rotation.history.at(-1)?.at ?? '', reason: state.rotation.failure.reason }
+        : null,
   };
 }
 

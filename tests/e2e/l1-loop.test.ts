@@ -240,9 +240,17 @@ describe('When tokens do not entitle the caller', () => {
 });
 
 describe('When humans override ten L1 actions in a row', () => {
+  /** Renews now; when the gate holds the request (the last rotation was overridden), the technician approves it. */
+  async function renewAndCommit(reason: string): Promise<void> {
+    const { sweepId } = await runtime.pipeline.requestRenewal({ tenantId: 'learn', certificateId: 'web', reason });
+    if ((await state('learn'))?.rotation?.rotationId !== `${sweepId}:web`) {
+      expect((await call('POST', `/api/tenants/learn/approvals/${encodeURIComponent(`${sweepId}:web`)}/approve`, tokens.learn, {})).status).toBe(200);
+    }
+    expect((await state('learn'))?.rotation).toMatchObject({ rotationId: `${sweepId}:web`, state: 'committed' });
+  }
+
   async function renewAndOverride(): Promise<void> {
-    await runtime.pipeline.requestRenewal({ tenantId: 'learn', certificateId: 'web', reason: 'learning' });
-    expect((await state('learn'))?.rotation?.state).toBe('committed');
+    await renewAndCommit('learning');
     const answer = await call('POST', '/api/tenants/learn/certificates/web/override', tokens.learn, { reason: 'broke the app again' });
     expect(answer.status).toBe(200);
   }
@@ -257,6 +265,7 @@ describe('When humans override ten L1 actions in a row', () => {
     // Now every renewal waits; five approved and not overridden lift the raise (relaxAfter 5).
     for (let i = 1; i <= 5; i++) {
       const { sweepId } = await runtime.pipeline.requestRenewal({ tenantId: 'learn', certificateId: 'web', reason: 'accepted' });
+      expect((await state('learn'))?.rotation?.rotationId).not.toBe(`${sweepId}:web`); // held for approval
       expect((await call('POST', `/api/tenants/learn/approvals/${encodeURIComponent(`${sweepId}:web`)}/approve`, tokens.learn, {})).status).toBe(200);
       expect((await state('learn'))?.rotation).toMatchObject({ rotationId: `${sweepId}:web`, state: 'committed' });
     }

@@ -49,3 +49,11 @@ it.each([
   expect(decision).toMatchObject({ level: 'L2', outcome: 'await-approval', reason });
   expect(decision.rationale).toContain('renew was raised to L2 for tenant acme: because');
 });
+
+it('When a human rolled back the last rotation, then the next renewal of that certificate asks first, whatever the tenant level', () => {
+  const risks = gateRisks(facts({ overridden: { at: '2026-11-29T08:00:00Z', reason: 'override by human:dana: the terminal pins the key' } }));
+  expect(risks.map((r) => r.code)).toEqual(['overridden']);
+  const decision = decideGate({ tenantId: 'acme', action: 'renew', tenantLevels: { renew: 'L0' }, assignee: { name: 'Dana' }, subject: 'pay', risks });
+  expect(decision).toMatchObject({ level: 'L2', reason: 'Risk' });
+  expect(decision.rationale).toContain('a human rolled back its last rotation');
+});
