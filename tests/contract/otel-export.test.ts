@@ -11,48 +11,25 @@ import { INGESTION_SCOPE, parseConnectionString, startOtelExport, type OtelExpor
 import type { ObservationRecord } from '../../shared/ports/certificate-store';
 import { startAppInsightsStub, STUB_INSTRUMENTATION_KEY, type AppInsightsStub, type MetricItem } from '../support/app-insights-stub';
 import { FakeCredential } from '../support/fake-credential';
+import { aCertificate, anObservation as aBaseObservation } from '../support/observation-builders';
 
 const NOW = '2026-03-01T12:00:00.000Z';
 
 // --- builders --------------------------------------------------------------------------------
 
 function anObservation(tenantId: string, fingerprint: string | null): ObservationRecord {
-  return {
+  return aBaseObservation({
     tenantId,
     endpointId: `www.${tenantId}.example:443`,
     host: `www.${tenantId}.example`,
-    port: 443,
-    servername: null,
     address: '10.0.0.1',
-    sweepId: 'sweep-1',
     observedAt: '2026-03-01T02:00:00.000Z',
     outcome: fingerprint ? 'ok' : 'error',
-    certificate: fingerprint
-      ? {
-          fingerprintSha256: fingerprint,
-          subject: `CN=www.${tenantId}.example`,
-          commonName: `www.${tenantId}.example`,
-          dnsNames: [`www.${tenantId}.example`],
-          ipAddresses: [],
-          issuer: 'CN=Test CA',
-          serialNumber: '01',
-          notBefore: '2026-01-01T00:00:00.000Z',
-          notAfter: '2026-05-01T00:00:00.000Z',
-          keyType: 'ec',
-          keySize: 256,
-          signatureAlgorithm: 'ecdsa-with-SHA256',
-          selfSigned: false,
-          chainLength: 2,
-        }
-      : null,
+    certificate: fingerprint ? aCertificate({ fingerprintSha256: fingerprint, notBefore: '2026-01-01T00:00:00.000Z', notAfter: '2026-05-01T00:00:00.000Z' }) : null,
     status: fingerprint ? 'healthy' : null,
-    statusReason: null,
-    renewAt: null,
     daysLeft: fingerprint ? 60 : null,
-    findings: [],
     error: fingerprint ? null : { code: 'ECONNREFUSED', message: 'connection refused' },
-    managedCertificateId: null,
-  };
+  });
 }
 
 /** Stores holding one healthy endpoint per tenant (or failing, to test a refresh error). */

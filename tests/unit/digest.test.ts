@@ -1,23 +1,7 @@
 import { buildDigest, DIGEST_MAX_LINES, type DigestEntry } from '../../shared/domain/digest';
 import type { Notification } from '../../shared/ports/notifier';
+import { aNotification } from '../support/notification-builders';
 
-// Builders: a queued warning about one endpoint of tenant "acme", overridable field by field.
-function aNotification(overrides: Partial<Notification> = {}): Notification {
-  return {
-    id: 'acme:endpoint:www.acme.example:443:abc',
-    tenantId: 'acme',
-    kind: 'certificate-state-changed',
-    severity: 'warning',
-    title: 'www.acme.example:443 is expiring (12 days left)',
-    text: 'expiring: 12 days left',
-    to: { name: 'Dana Reyes', email: 'dana@msp.example' },
-    subject: { endpoint: 'www.acme.example:443' },
-    facts: { status: 'expiring' },
-    occurredAt: '2026-03-28T22:15:00.000Z',
-    correlationId: 'corr-1',
-    ...overrides,
-  };
-}
 
 function anItem(id: string, queuedAt: string, overrides: Partial<Notification> = {}): DigestEntry {
   return { id, queuedAt, notification: aNotification({ id, occurredAt: queuedAt, ...overrides }) };

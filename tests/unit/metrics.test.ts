@@ -10,6 +10,7 @@ import {
 import type { ObservationRecord } from '../../shared/ports/certificate-store';
 import type { GateState, L1Outcome } from '../../shared/ports/governance-store';
 import type { TenantConfig } from '../../shared/config/model';
+import { aCertificate, anObservation as aBaseObservation } from '../support/observation-builders';
 
 const NOW = '2026-03-01T12:00:00.000Z';
 
@@ -18,43 +19,18 @@ const NOW = '2026-03-01T12:00:00.000Z';
 function anObservation(overrides: Partial<ObservationRecord> & { fingerprint?: string | null; daysLeftAt?: number } = {}): ObservationRecord {
   const { fingerprint = 'fp-1', daysLeftAt = 45, ...rest } = overrides;
   const notAfter = new Date(Date.parse(NOW) + daysLeftAt * MS_PER_DAY + 3_600_000).toISOString();
-  return {
-    tenantId: 'contoso',
+  return aBaseObservation({
     endpointId: 'www.contoso.example:443',
     host: 'www.contoso.example',
-    port: 443,
-    servername: null,
     address: '10.0.0.1',
-    sweepId: 'sweep-1',
     observedAt: '2026-03-01T02:00:00.000Z',
     outcome: fingerprint ? 'ok' : 'error',
-    certificate: fingerprint
-      ? {
-          fingerprintSha256: fingerprint,
-          subject: 'CN=www.contoso.example',
-          commonName: 'www.contoso.example',
-          dnsNames: ['www.contoso.example'],
-          ipAddresses: [],
-          issuer: 'CN=Test CA',
-          serialNumber: '01',
-          notBefore: '2026-01-01T00:00:00.000Z',
-          notAfter,
-          keyType: 'ec',
-          keySize: 256,
-          signatureAlgorithm: 'ecdsa-with-SHA256',
-          selfSigned: false,
-          chainLength: 2,
-        }
-      : null,
+    certificate: fingerprint ? aCertificate({ fingerprintSha256: fingerprint, notBefore: '2026-01-01T00:00:00.000Z', notAfter }) : null,
     status: fingerprint ? 'healthy' : null,
-    statusReason: null,
-    renewAt: null,
     daysLeft: fingerprint ? daysLeftAt : null,
-    findings: [],
     error: fingerprint ? null : { code: 'ECONNREFUSED', message: 'connection refused' },
-    managedCertificateId: null,
     ...rest,
-  };
+  });
 }
 
 function aGateState(tenantId: string, outcomes: Array<L1Outcome['outcome']>, action: GateState['action'] = 'renew'): GateState {

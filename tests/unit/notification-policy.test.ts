@@ -11,23 +11,11 @@ import {
   type DeliveryDecision,
 } from '../../shared/domain/notification-policy';
 import type { Notification } from '../../shared/ports/notifier';
+import { aNotification as aBaseNotification } from '../support/notification-builders';
 
-// Builders: a warning about one endpoint of tenant "acme", overridable field by field.
+// Builders: a warning about one endpoint of tenant "acme" (certificate www-acme), overridable field by field.
 function aNotification(overrides: Partial<Notification> = {}): Notification {
-  return {
-    id: 'acme:endpoint:www.acme.example:443:abc',
-    tenantId: 'acme',
-    kind: 'certificate-state-changed',
-    severity: 'warning',
-    title: 'www.acme.example:443 is expiring (12 days left)',
-    text: 'expiring: 12 days left',
-    to: { name: 'Dana Reyes', email: 'dana@msp.example' },
-    subject: { endpoint: 'www.acme.example:443', certificateId: 'www-acme' },
-    facts: {},
-    occurredAt: '2026-06-01T10:00:00.000Z',
-    correlationId: 'corr-1',
-    ...overrides,
-  };
+  return aBaseNotification({ subject: { endpoint: 'www.acme.example:443', certificateId: 'www-acme' }, facts: {}, occurredAt: '2026-06-01T10:00:00.000Z', ...overrides });
 }
 
 const NIGHT_UTC = { start: '22:00', end: '07:00' };
