@@ -10,8 +10,8 @@ import { createCertificate, generateKeyPair, type HashName, type KeyPair, type K
 
 export const REPO_ROOT = path.resolve(__dirname, '../..');
 export const CACHE_DIR = path.join(REPO_ROOT, '.certops', 'bench-cache');
-/** The real badssl.com certificates: in the workspace's shared reference folder beside the repository. */
-export const BADSSL_DIR = path.resolve(__dirname, '../../../shared/reference/x509/badssl');
+/** The real badssl.com certificates (tests/fixtures/SOURCES.md §6b). */
+export const BADSSL_DIR = path.join(REPO_ROOT, 'tests', 'fixtures', 'x509', 'badssl');
 
 const MS_PER_DAY = 86_400_000;
 /** Cached certificates are regenerated after this long: "60 days left" must stay healthy. */

@@ -1,6 +1,6 @@
 /**
  * Replays REAL Key Vault traffic (Azure SDK for JS test-proxy recordings, api-version 2025-07-01,
- * /work/shared/reference/azure-keyvault/recordings) through the real CertificateClient and
+ * tests/fixtures/azure-keyvault/recordings) through the real CertificateClient and
  * KeyVaultCertificateVault: a tiny HTTPS server answers each request with the next recorded
  * response when method, path and api-version match, and fails the test on any mismatch. What the
  * adapter makes of the service's real answers is what these tests assert.
@@ -15,9 +15,9 @@ import { localhostTlsMaterial } from '../../shared/adapters/local/certificate-fa
 import { createKeyVaultClients } from '../../shared/adapters/azure/key-vault-clients';
 import { KeyVaultCertificateVault, PKCS12_CONTENT_TYPE } from '../../shared/adapters/azure/key-vault-certificate-vault';
 import { FakeCredential } from '../support/fake-credential';
-import { REFERENCE_DIR } from '../support/x509-builders';
+import { fixturePath } from '../support/fixtures';
 
-const RECORDINGS = path.join(REFERENCE_DIR, 'azure-keyvault', 'recordings');
+const RECORDINGS = fixturePath('azure-keyvault', 'recordings');
 
 interface Entry {
   RequestUri: string;

@@ -1,16 +1,15 @@
 /**
- * The Adaptive Card 1.5 schema (../shared/reference/adaptivecards), with the upstream quirk fixes
- * of reference/SOURCES.md §3: the file declares draft-06 but names itself with the draft-04
+ * The Adaptive Card 1.5 schema (tests/fixtures/adaptivecards), with the upstream quirk fixes
+ * of tests/fixtures/SOURCES.md §3: the file declares draft-06 but names itself with the draft-04
  * keyword `id` (renamed to `$id`), and the 1.6 file has draft-03 style `"required": true`
  * (dropped; a no-op on 1.5). The file on disk is not modified.
  */
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { Validator, type Schema } from 'jsonschema';
-import { REFERENCE_DIR } from './x509-builders';
+import { fixturePath } from './fixtures';
 
 function loadCardSchema(): Schema {
-  const schema = JSON.parse(readFileSync(path.join(REFERENCE_DIR, 'adaptivecards', 'adaptive-card.schema.v1.5.0.json'), 'utf8')) as Record<string, unknown>;
+  const schema = JSON.parse(readFileSync(fixturePath('adaptivecards', 'adaptive-card.schema.v1.5.0.json'), 'utf8')) as Record<string, unknown>;
   if (typeof schema.id === 'string') {
     schema.$id = schema.id;
     delete schema.id;

@@ -1,7 +1,7 @@
 /**
  * A local HTTPS stand-in for the Azure Key Vault data plane (api-version 2025-07-01), covering
  * what certops' Key Vault adapters use. Shapes follow the swagger and the REAL recorded responses
- * in /work/shared/reference/azure-keyvault (which carry fields the swagger lacks: a bundle's
+ * in tests/fixtures/azure-keyvault (which carry fields the swagger lacks: a bundle's
  * `pending`, a version item's `subject`; unix-second timestamps; nbf 10 minutes before creation).
  *
  * Certificates: create with a policy → pending operation (202); GET …/pending; issuer 'Self'

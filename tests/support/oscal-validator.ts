@@ -1,6 +1,6 @@
 /**
  * Validates OSCAL documents against NIST's published JSON Schemas (v1.2.1, draft-07), kept in
- * ../shared/reference/oscal (provenance in ../shared/reference/SOURCES.md §1).
+ * tests/fixtures/oscal (provenance in tests/fixtures/SOURCES.md §1).
  *
  * Why ajv with `unicodeRegExp` and ajv-formats: the schemas' token pattern uses `\p{L}` and `\p{N}`
  * (an ECMAScript regex needs the `u` flag for them), and their date-time and URI types carry
@@ -10,8 +10,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
+import { fixturePath } from './fixtures';
 
-const OSCAL_DIR = path.resolve(__dirname, '../../../shared/reference/oscal');
+const OSCAL_DIR = fixturePath('oscal');
 export const AR_SCHEMA_PATH = path.join(OSCAL_DIR, 'oscal_assessment-results_schema.v1.2.1.json');
 /** The "complete" schema (every model): used for the assessment plan embedded in the export. */
 export const COMPLETE_SCHEMA_PATH = path.join(OSCAL_DIR, 'oscal_complete_schema.v1.2.1.json');

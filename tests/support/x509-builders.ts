@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import { webcrypto } from 'node:crypto';
-import * as path from 'node:path';
+import { fixturePath } from './fixtures';
 import {
   type HashName,
   type KeyPair,
@@ -94,10 +94,7 @@ export async function aPrivateChain(leafOptions: CertificateOptions = {}): Promi
   return { root, intermediate, leaf };
 }
 
-/** The read-only reference material (/work/shared/reference), outside this tree. */
-export const REFERENCE_DIR = path.resolve(__dirname, '../../../shared/reference');
-
-/** A real chain from reference/x509/<relative> (e.g. 'badssl/wildcard-rsa2048.pem'), leaf first. */
+/** A real chain from tests/fixtures/x509/<relative> (e.g. 'badssl/wildcard-rsa2048.pem'), leaf first. */
 export function referenceChain(relative: string): Certificate[] {
-  return parsePemBundle(fs.readFileSync(path.join(REFERENCE_DIR, 'x509', relative), 'utf8'));
+  return parsePemBundle(fs.readFileSync(fixturePath('x509', relative), 'utf8'));
 }

@@ -4,8 +4,9 @@ import { ariCertId, parseRenewalInfo, renewalMoment, windowMovedEarlier } from '
 import { PermanentError } from '../../shared/domain/errors';
 import { parsePemBundle } from '../../shared/domain/certificate';
 import { aCertificate } from '../support/x509-builders';
+import { fixturePath } from '../support/fixtures';
 
-const ACME = path.resolve(__dirname, '../../../shared/reference/acme');
+const ACME = fixturePath('acme');
 const vector = JSON.parse(readFileSync(path.join(ACME, 'rfc9773-certid-vector.json'), 'utf8'));
 
 describe('ARI CertID (RFC 9773 §4.1)', () => {

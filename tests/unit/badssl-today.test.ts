@@ -1,5 +1,5 @@
 /**
- * The badssl.com certificates in ../shared/reference are all past their notAfter today
+ * The badssl.com certificates in tests/fixtures are all past their notAfter today
  * (2026-11-29): judged at today's date, every one is expired, with a reason and a count of days.
  */
 import { readdirSync, readFileSync } from 'node:fs';
@@ -7,8 +7,9 @@ import path from 'node:path';
 import { parsePemBundle } from '../../shared/domain/certificate';
 import { assessExpiry } from '../../shared/domain/renewal';
 import { renewalVerdict } from '../../shared/domain/renewal-checks';
+import { fixturePath } from '../support/fixtures';
 
-const BADSSL = path.resolve(__dirname, '../../../shared/reference/x509/badssl');
+const BADSSL = fixturePath('x509', 'badssl');
 const TODAY = new Date('2026-11-29T12:00:00Z');
 const files = readdirSync(BADSSL).filter((f) => f.endsWith('.pem'));
 

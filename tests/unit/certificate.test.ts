@@ -3,9 +3,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type Certificate, parseCertificate, parsePemBundle, summarize } from '../../shared/domain/certificate';
 import { MalformedCertificateError } from '../../shared/domain/errors';
-import { REFERENCE_DIR, aCA, aCertificate, referenceChain } from '../support/x509-builders';
+import { aCA, aCertificate, referenceChain } from '../support/x509-builders';
+import { fixturePath } from '../support/fixtures';
 
-const BADSSL_DIR = path.join(REFERENCE_DIR, 'x509', 'badssl');
+const BADSSL_DIR = fixturePath('x509', 'badssl');
 const badsslFiles = fs.readdirSync(BADSSL_DIR).sort();
 
 describe('parseCertificate and parsePemBundle on real certificates', () => {

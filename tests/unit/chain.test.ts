@@ -1,5 +1,4 @@
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { rootCertificates } from 'node:tls';
 import { toPem } from '../../shared/adapters/local/certificate-factory';
 import { parseCertificate } from '../../shared/domain/certificate';
@@ -11,7 +10,8 @@ import {
   systemTrustAnchors,
   trustAnchorsFromPem,
 } from '../../shared/domain/chain';
-import { REFERENCE_DIR, aCA, aCertificate, aPrivateChain, referenceChain } from '../support/x509-builders';
+import { aCA, aCertificate, aPrivateChain, referenceChain } from '../support/x509-builders';
+import { fixturePath } from '../support/fixtures';
 
 const NO_ANCHORS = trustAnchorsFromPem([]);
 const superfishRoot = () => referenceChain('badssl/ca-superfish.crt')[0];
@@ -65,7 +65,7 @@ describe('evaluateChain on real chains with the system anchors', () => {
   });
 
   it('When the Superfish root is added as an anchor, then the same chain becomes trusted (the anchor decides, not the name)', () => {
-    const anchors = mergeTrustAnchors(systemTrustAnchors(), trustAnchorsFromPem([fs.readFileSync(path.join(REFERENCE_DIR, 'x509/badssl/ca-superfish.crt'), 'utf8')]));
+    const anchors = mergeTrustAnchors(systemTrustAnchors(), trustAnchorsFromPem([fs.readFileSync(fixturePath('x509', 'badssl', 'ca-superfish.crt'), 'utf8')]));
     expect(evaluateChain(referenceChain('badssl/subdomain-superfish.pem'), anchors)).toMatchObject({ trusted: true, complete: true });
   });
 
@@ -125,7 +125,7 @@ describe('evaluateChain on a private CA', () => {
 
 describe('evaluateChain against x509-limbo chains', () => {
   interface LimboCase { id: string; peer_certificate: string; untrusted_intermediates: string[]; trusted_certs: string[] }
-  const limbo = JSON.parse(fs.readFileSync(path.join(REFERENCE_DIR, 'x509/x509-limbo/limbo.2023-12-02.json'), 'utf8')) as { testcases: LimboCase[] };
+  const limbo = JSON.parse(fs.readFileSync(fixturePath('x509', 'x509-limbo', 'limbo.2023-12-02.json'), 'utf8')) as { testcases: LimboCase[] };
   const byId = (id: string) => limbo.testcases.find((t) => t.id === id)!;
   const cases = [
     ...limbo.testcases.filter((t) => t.id.startsWith('online::')).map((t) => ({ id: t.id, trusted: true, complete: true })),

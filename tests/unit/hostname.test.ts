@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { parseCertificate } from '../../shared/domain/certificate';
 import { canonicalIp, formatIpAddress, matchesHostname } from '../../shared/domain/hostname';
-import { REFERENCE_DIR, referenceChain } from '../support/x509-builders';
+import { referenceChain } from '../support/x509-builders';
+import { fixturePath } from '../support/fixtures';
 
 type Names = { dnsNames?: string[]; ipAddresses?: string[]; commonName?: string | null };
 const names = (n: Names) => ({ dnsNames: n.dnsNames ?? [], ipAddresses: n.ipAddresses ?? [], commonName: n.commonName ?? null });
@@ -68,7 +68,7 @@ describe('matchesHostname against x509-limbo', () => {
     expected_peer_name: { kind: string; value: string } | null;
   }
   const limbo = JSON.parse(
-    fs.readFileSync(path.join(REFERENCE_DIR, 'x509/x509-limbo/limbo.2023-12-02.json'), 'utf8'),
+    fs.readFileSync(fixturePath('x509', 'x509-limbo', 'limbo.2023-12-02.json'), 'utf8'),
   ) as { testcases: LimboCase[] };
   // Testcases whose verdict is decided by the name alone: the webpki SAN and wildcard rules, the
   // real-world chains (valid for their name), and the IP-SAN successes (a match is necessary there).

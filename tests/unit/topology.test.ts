@@ -9,8 +9,9 @@ import { ConfigTenantDirectory } from '../../shared/adapters/local/config-tenant
 import { fixedClock } from '../../shared/domain/clock';
 import { readSettings, SETTING_KEYS } from '../../shared/config/settings';
 import { ConfigError } from '../../shared/domain/errors';
+import { fixturePath } from '../support/fixtures';
 
-const REFERENCE = path.resolve(__dirname, '../../../shared/reference/cloudevents');
+const REFERENCE = fixturePath('cloudevents');
 
 describe('The topology', () => {
   it('When read, then every event type has a data schema and a topic of its own', () => {
