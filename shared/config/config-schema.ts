@@ -74,6 +74,8 @@ const policy: Schema = {
       },
     },
     approvalTtlHours: { type: 'number', exclusiveMinimum: 0, maximum: 720 },
+    // How long a replaced private key is kept so that a human can roll a rotation back (default 7 days).
+    rollbackWindowDays: { type: 'number', minimum: 0, maximum: 90 },
     notify: {
       type: 'object',
       additionalProperties: false,
@@ -149,6 +151,8 @@ const filesTarget: Schema = {
         // argv, run without a shell
         command: { type: 'array', minItems: 1, items: nonEmptyString },
         url,
+        // Names of environment variables the command receives besides PATH, LANG and HOME (never certops' own secrets).
+        env: { type: 'array', items: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$', description: 'an environment variable name' } },
       },
     },
     ...placement,

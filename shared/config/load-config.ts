@@ -23,8 +23,10 @@ import type {
   TenantConfig,
   AcmeSettings,
   DeploymentTarget,
+  DeploymentTargetType,
   EndpointConfig,
 } from './model';
+import { SELF_VERIFYING_TARGET_TYPES } from './model';
 import { endpointRef } from '../pipeline/endpoints';
 import { validateExclusion, validateTimeZone } from '../domain/notification-policy';
 
@@ -207,6 +209,7 @@ function semanticErrors(raw: unknown): string[] {
       );
     });
     errors.push(...placementErrors(`tenants[${i}]`, managed, endpoints));
+    errors.push(...unverifiableErrors(`tenants[${i}]`, managed, endpoints));
     errors.push(...notifyPolicyErrors(`tenants[${i}].policy.notify`, asRecord(asRecord(tenant.policy)?.notify)));
   });
 
@@ -231,6 +234,30 @@ function notifyPolicyErrors(at: string, notify: Record<string, unknown> | undefi
       validateExclusion(entry);
     } catch (err) {
       errors.push(`${at}.exclude[${k}]: ${errorMessage(err)}`);
+    }
+  });
+  return errors;
+}
+
+/**
+ * A rotation commits only on proof that the new certificate is in place: a handshake with an
+ * endpoint that serves it, or a target whose deployer reads its deployment back. A managed
+ * certificate with neither would commit having verified nothing.
+ */
+function unverifiableErrors(at: string, managed: unknown[], endpoints: unknown[]): string[] {
+  const errors: string[] = [];
+  managed.forEach((m, j) => {
+    const record = asRecord(m);
+    if (typeof record?.id !== 'string') return;
+    const targets = Array.isArray(record.targets) ? record.targets : asRecord(record.target) ? [record.target] : [];
+    if (targets.length === 0) return; // the schema reports the missing target
+    const served = endpoints.some((e) => asRecord(e)?.managed === record.id);
+    const selfVerifying = targets.some((t) => SELF_VERIFYING_TARGET_TYPES.includes(asRecord(t)?.type as DeploymentTargetType));
+    if (!served && !selfVerifying) {
+      errors.push(
+        `${at}.managedCertificates[${j}]: nothing can verify a rotation of "${record.id}": no endpoint says managed: ${record.id}, and none of its targets ` +
+          `(${targets.map((t) => String(asRecord(t)?.type)).join(', ')}) proves itself (${SELF_VERIFYING_TARGET_TYPES.join(', ')}); add the endpoint that serves it`,
+      );
     }
   });
   return errors;

@@ -29,6 +29,11 @@ export interface TenantPolicy {
   learning?: LearningRules;
   /** How long an L2 approval request stays open (default 72 hours). */
   approvalTtlHours?: number;
+  /**
+   * How long the private key a rotation replaced is kept, so that a human can override (roll
+   * back) the rotation (default 7 days); then it is deleted and the rotation can no longer be undone.
+   */
+  rollbackWindowDays?: number;
   notify?: NotifyPolicy;
 }
 
@@ -59,6 +64,11 @@ export interface ReloadHook {
   command?: string[];
   /** URL to POST to after the files are written (loopback or the MSP's agent). */
   url?: string;
+  /**
+   * Names of environment variables the command receives, besides PATH, LANG and HOME. Nothing
+   * else of certops' environment reaches it (no master key, no Azure secret).
+   */
+  env?: string[];
 }
 
 /** Where a target sits among the certificate's endpoints (all targets share it). */
@@ -129,6 +139,13 @@ export interface ManagedCertificateConfig {
   target?: DeploymentTarget;
   targets?: DeploymentTarget[];
 }
+
+/**
+ * Target types whose deployer proves a deployment by reading it back (the Key Vault version it
+ * created holds the new certificate): a rotation can commit on that proof when no endpoint serves
+ * the certificate. Every other target is proven only by a handshake with an endpoint.
+ */
+export const SELF_VERIFYING_TARGET_TYPES: readonly DeploymentTargetType[] = ['key-vault'];
 
 /** The certificate's deployment targets in configuration order (the schema requires one of the two fields). */
 export function deploymentTargets(managed: ManagedCertificateConfig): DeploymentTarget[] {

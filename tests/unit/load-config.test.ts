@@ -194,3 +194,25 @@ describe('loadConfig with bad files', () => {
     expect(errors[0]).toMatch(/^cannot read the configuration file: ENOENT/);
   });
 });
+
+describe('A managed certificate that nothing can verify (defect: a rotation committed with zero verification)', () => {
+  const managed = (target: Record<string, unknown>) => ({ id: 'orphan', dnsNames: ['orphan.acme.example'], issuer: 'local-ca', target });
+  const files = { type: 'files', certFile: '/tmp/o.crt', keyFile: '/tmp/o.key' };
+
+  it('When no endpoint serves it and its only target is files, then the configuration is refused, naming it', () => {
+    const bad = aConfig({ tenants: [{ id: 'acme', assignee: { name: 'Dana' }, endpoints: [], managedCertificates: [managed(files)] }] });
+    const errors = errorsOf(() => parseConfig(JSON.stringify(bad), 'certops.json', '/tmp'));
+    expect(errors).toEqual([expect.stringContaining('tenants[0].managedCertificates[0]: nothing can verify a rotation of "orphan"')]);
+  });
+
+  it('When an endpoint serves it, then it is accepted', () => {
+    const good = aConfig({ tenants: [{ id: 'acme', assignee: { name: 'Dana' }, endpoints: [{ host: 'orphan.acme.example', port: 443, managed: 'orphan' }], managedCertificates: [managed(files)] }] });
+    expect(() => parseConfig(JSON.stringify(good), 'certops.json', '/tmp')).not.toThrow();
+  });
+
+  it('When no endpoint serves it but a Key Vault target reads its version back, then it is accepted', () => {
+    const kv = { type: 'key-vault', vaultUrl: 'https://v.vault.azure.net', certificateName: 'orphan' };
+    const good = aConfig({ tenants: [{ id: 'acme', assignee: { name: 'Dana' }, endpoints: [], managedCertificates: [managed(kv)] }] });
+    expect(() => parseConfig(JSON.stringify(good), 'certops.json', '/tmp')).not.toThrow();
+  });
+});
