@@ -47,4 +47,17 @@ export interface Deployer {
   readonly handles: readonly DeploymentTargetType[];
   deploy(target: DeploymentTarget, material: CertificateMaterial): Promise<DeploymentReceipt>;
   restore(receipt: DeploymentReceipt): Promise<void>;
+  /**
+   * The rollback window has ended (or the replaced key was compromised): deletes what `deploy`
+   * kept so that `restore` could put the previous material back, the previous private key above
+   * all (files: the `.certops-prev` backups; Key Vault: the previous version is disabled).
+   * Idempotent; afterwards `restore(receipt)` throws a PermanentError saying the window ended.
+   */
+  retire(receipt: DeploymentReceipt): Promise<void>;
+  /**
+   * For target types that prove themselves (SELF_VERIFYING_TARGET_TYPES): reads back what the
+   * deployment placed and returns the SHA-256 fingerprint (hex) of the certificate there now;
+   * null when it is not there. Absent for targets only a handshake can prove.
+   */
+  readBack?(receipt: DeploymentReceipt): Promise<{ fingerprintSha256: string } | null>;
 }

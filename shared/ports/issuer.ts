@@ -62,4 +62,15 @@ export interface Issuer {
   renewalSuggestion?(tenantId: string, certificateDer: Buffer): Promise<RenewalSuggestion | null>;
   /** PEM of the anchors a client must trust for certificates this issuer signs (empty for public CAs). */
   trustAnchorsPem(tenantId: string): Promise<string[]>;
+  /**
+   * Asks the CA to revoke a certificate this issuer obtained for the tenant (ACME `revokeCert`,
+   * RFC 8555 §7.6, signed by the account that ordered it), with an RFC 5280 §5.3.1 reason.
+   * Idempotent: a certificate the CA reports as already revoked counts as revoked. Resolves
+   * 'revoked', or 'not-ours' when this issuer's CA did not issue it (nothing was asked). Throws
+   * RetryableError for transient failures, PermanentError when the CA refuses.
+   */
+  revoke?(tenantId: string, certificatePem: string, reason: RevocationReason): Promise<'revoked' | 'not-ours'>;
 }
+
+/** RFC 5280 §5.3.1 CRLReason values certops asks for. */
+export type RevocationReason = 'keyCompromise' | 'superseded' | 'cessationOfOperation';
