@@ -22,9 +22,10 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { localhostTlsMaterial } from '../adapters/local/certificate-factory';
+import { childEnvironment } from '../adapters/local/child-environment';
 
 export interface PebbleOptions {
-  /** Extra environment for `pebble` (e.g. `PEBBLE_WFE_NONCEREJECT: '30'`). */
+  /** Pebble's own settings (e.g. `PEBBLE_WFE_NONCEREJECT: '30'`): with PATH, LANG and HOME, all of the environment it gets. */
   env?: Record<string, string>;
   /** Require External Account Binding (Pebble's EAB config, keys as in the reference config). */
   eab?: boolean;
@@ -190,7 +191,9 @@ function launch(command: string, args: string[], env: Record<string, string>): L
     'while kill -0 "$P" 2>/dev/null && kill -0 "$C" 2>/dev/null; do sleep 0.5; done; kill $C 2>/dev/null; wait $C';
   const child: ChildProcess = spawn('sh', ['-c', script, 'watchdog', String(process.pid), command, ...args], {
     detached: true,
-    env: { ...process.env, ...env },
+    // PATH (the watchdog finds pebble and sleep), LANG, HOME and Pebble's own settings: nothing
+    // of certops' environment (its master key, an Azure secret) reaches the lab's processes.
+    env: childEnvironment(process.env, [], { set: env, child: command }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
