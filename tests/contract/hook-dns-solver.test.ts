@@ -12,6 +12,7 @@ import { HookDnsSolver, type HookDnsSolverOptions } from '../../shared/adapters/
 import type { DnsChallengeRecord, DnsSolver } from '../../shared/ports/dns-solver';
 import { startPebble, type PebbleHandle } from '../../shared/demo/pebble-lab';
 import { aDns01Issuer, aRequestFor } from '../support/acme-builders';
+import { dumpEnvironmentCommand, putSecretsInParentEnvironment, readDumpedEnvironment } from '../support/environment-dump';
 
 jest.setTimeout(30_000);
 
@@ -19,6 +20,8 @@ jest.setTimeout(30_000);
  * The hook an operator would write, in node so the test needs nothing else: it reads the record
  * from CERTOPS_DNS_* and calls challtestsrv (the "DNS provider") at CHALLTESTSRV_URL.
  * It also appends "action fqdn" to HOOK_LOG, so the test sees what ran with which environment.
+ * CHALLTESTSRV_URL and HOOK_LOG are set in this process's environment (with certops' secrets
+ * beside them) and named in the solver's `env`: the hook gets those two, never the rest.
  */
 const HOOK_SCRIPT = `
 const { appendFileSync } = require('node:fs');
@@ -35,6 +38,7 @@ let pebble: PebbleHandle;
 let dir: string;
 let hookLog: string;
 let hookLogs = 0;
+let restoreEnvironment: () => void;
 
 beforeAll(async () => {
   pebble = await startPebble();
@@ -47,13 +51,15 @@ afterAll(async () => {
 beforeEach(() => {
   hookLog = join(dir, `hook-${++hookLogs}.log`);
   writeFileSync(hookLog, '');
+  restoreEnvironment = putSecretsInParentEnvironment({ CHALLTESTSRV_URL: pebble.dns.managementUrl, HOOK_LOG: hookLog });
 });
+afterEach(() => restoreEnvironment());
 
 function aHookSolver(overrides: Partial<HookDnsSolverOptions> = {}): HookDnsSolver {
   return new HookDnsSolver({
     present: [process.execPath, '-e', HOOK_SCRIPT, 'set-txt'],
     cleanup: [process.execPath, '-e', HOOK_SCRIPT, 'clear-txt'],
-    env: { CHALLTESTSRV_URL: pebble.dns.managementUrl, HOOK_LOG: hookLog },
+    env: ['CHALLTESTSRV_URL', 'HOOK_LOG'],
     timeoutMs: 10_000,
     ...overrides,
   });
@@ -134,5 +140,27 @@ describe('HookDnsSolver', () => {
 
   it('When a command is empty, then the solver refuses the configuration', () => {
     expect(() => new HookDnsSolver({ present: [], cleanup: ['x'] })).toThrow(/present command is empty/);
+  });
+});
+
+describe('Defect 4: reload commands and DNS hooks inherit the whole environment', () => {
+  it('When a DNS hook runs, then it gets PATH, LANG, HOME, the variables named for it and its CERTOPS_DNS_* values, never CERTOPS_MASTER_KEY or AZURE_CLIENT_SECRET', async () => {
+    const dump = join(dir, `env-${hookLogs}.json`);
+
+    await aHookSolver({ present: dumpEnvironmentCommand(dump) }).present(aRecord({ value: 'token-value' }));
+
+    const env = readDumpedEnvironment(dump);
+    expect(Object.keys(env).sort()).toEqual(['CERTOPS_DNS_ACTION', 'CERTOPS_DNS_FQDN', 'CERTOPS_DNS_VALUE', 'CHALLTESTSRV_URL', 'HOME', 'HOOK_LOG', 'LANG', 'PATH']);
+    expect(env).toMatchObject({ CERTOPS_DNS_ACTION: 'present', CERTOPS_DNS_FQDN: '_acme-challenge.www.hook.test', CERTOPS_DNS_VALUE: 'token-value', HOOK_LOG: hookLog });
+  });
+
+  it.each([
+    { case: 'the master key of certops', names: ['CERTOPS_MASTER_KEY'], refused: 'CERTOPS_MASTER_KEY' },
+    { case: 'the Azure client secret beside a harmless name', names: ['HOOK_LOG', 'AZURE_CLIENT_SECRET'], refused: 'AZURE_CLIENT_SECRET' },
+  ])('When the hook is configured to receive $case, then the solver refuses the configuration with PermanentError naming it', ({ names, refused }) => {
+    const configuring = () => aHookSolver({ env: names });
+
+    expect(configuring).toThrow(PermanentError);
+    expect(configuring).toThrow(`${refused} is a secret of certops and never reaches the DNS hook`);
   });
 });

@@ -8,6 +8,10 @@
  *   CERTOPS_DNS_FQDN   the record name, e.g. `_acme-challenge.www.example.com` (no trailing dot)
  *   CERTOPS_DNS_VALUE  the TXT value (public by design: it is published in DNS)
  *   CERTOPS_DNS_ACTION `present` or `cleanup`
+ * Besides those the hook gets PATH, LANG, HOME and the variables `env` names (its provider's API
+ * token, say), nothing else of certops' environment: a hook is the operator's code, and certops'
+ * master key or Azure secret must never reach it. Naming such a secret in `env` is refused when
+ * the solver is configured (local/child-environment.ts).
  * Exit 0 means done. A non-zero exit or a timeout is a RetryableError carrying the tail of the
  * command's stderr; a command that cannot be started (not found, not executable) is a
  * PermanentError, because retrying cannot fix the configuration. The hook must be idempotent,
@@ -15,6 +19,7 @@
  */
 import { spawn } from 'node:child_process';
 import { PermanentError, RetryableError, errorMessage } from '../../domain/errors';
+import { childEnvironment, refuseSecretNames } from '../local/child-environment';
 import type { DnsChallengeRecord, DnsSolver } from '../../ports/dns-solver';
 
 /** A provider API call plus the hook's own start-up fits easily; a hung hook must not hold the order. */
@@ -29,9 +34,17 @@ export interface HookDnsSolverOptions {
   cleanup: string[];
   /** Kills the command after this long; default DEFAULT_HOOK_TIMEOUT_MS. */
   timeoutMs?: number;
-  /** Extra environment for the command (added to this process's environment). */
-  env?: Record<string, string>;
+  /**
+   * Names of variables of certops' environment the command receives (e.g. the DNS provider's API
+   * token), besides PATH, LANG, HOME and CERTOPS_DNS_*. A secret of certops is refused.
+   */
+  env?: readonly string[];
+  /** More names that hold secrets where certops runs (a webhook's secretEnv): refused like certops' own. */
+  secretNames?: readonly string[];
 }
+
+/** Who gets the environment, in a refusal. */
+const CHILD = 'the DNS hook';
 
 export class HookDnsSolver implements DnsSolver {
   constructor(private readonly options: HookDnsSolverOptions) {
@@ -40,6 +53,7 @@ export class HookDnsSolver implements DnsSolver {
         throw new PermanentError(`HookDnsSolver: the ${action} command is empty; configure it as an argv list`);
       }
     }
+    refuseSecretNames(options.env ?? [], { secretNames: options.secretNames, child: CHILD });
   }
 
   async present(record: DnsChallengeRecord, options: { abortSignal?: AbortSignal } = {}): Promise<void> {
@@ -57,7 +71,11 @@ export class HookDnsSolver implements DnsSolver {
     const fqdn = record.fqdn.replace(/\.+$/, '');
     return new Promise<void>((resolve, reject) => {
       const child = spawn(command, args, {
-        env: { ...process.env, ...this.options.env, CERTOPS_DNS_ACTION: action, CERTOPS_DNS_FQDN: fqdn, CERTOPS_DNS_VALUE: record.value },
+        env: childEnvironment(process.env, this.options.env, {
+          set: { CERTOPS_DNS_ACTION: action, CERTOPS_DNS_FQDN: fqdn, CERTOPS_DNS_VALUE: record.value },
+          secretNames: this.options.secretNames,
+          child: CHILD,
+        }),
         stdio: ['ignore', 'ignore', 'pipe'],
       });
       let stderr = '';
