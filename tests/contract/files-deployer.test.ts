@@ -4,10 +4,12 @@ import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createCertificate, generateKeyPair } from '../../shared/adapters/local/certificate-factory';
-import { FilesDeployer, type DeployLogger } from '../../shared/adapters/local/files-deployer';
+import { FilesDeployer, RECEIPT_MATERIAL_KEY, type DeployLogger } from '../../shared/adapters/local/files-deployer';
 import type { FilesTarget } from '../../shared/config/model';
 import { fixedClock, MS_PER_DAY } from '../../shared/domain/clock';
+import { PermanentError } from '../../shared/domain/errors';
 import { DeploymentError, type CertificateMaterial } from '../../shared/ports/deployer';
+import { dumpEnvironmentCommand, putSecretsInParentEnvironment, readDumpedEnvironment } from '../support/environment-dump';
 
 const NOW = new Date('2030-06-01T00:00:00Z');
 let dir: string;
@@ -86,7 +88,7 @@ describe('FilesDeployer', () => {
     expect(await read(target.chainFile!)).toBe(material.chainPem);
     expect(await read(target.keyFile)).toBe(material.privateKeyPem);
     expect(await mode(target.keyFile)).toBe(0o600);
-    expect(receipt.backup).toEqual({ [target.certFile]: null, [target.chainFile!]: null, [target.keyFile]: null });
+    expect(receipt.backup).toEqual({ [target.certFile]: null, [target.chainFile!]: null, [target.keyFile]: null, [RECEIPT_MATERIAL_KEY]: expect.stringMatching(/^[0-9a-f]{64}$/) });
     expect(receipt.deployedAt).toBe(NOW.toISOString());
     // Beside the files only the manifest of the (empty) backups: no temporary file is left behind.
     expect((await fs.readdir(dir)).sort()).toEqual(['.site.crt.certops-deploy.json', 'chain.pem', 'site.crt', 'site.key']);
@@ -136,6 +138,7 @@ describe('FilesDeployer', () => {
       [target.certFile]: `${target.certFile}.certops-prev`,
       [target.chainFile!]: `${target.chainFile}.certops-prev`,
       [target.keyFile]: `${target.keyFile}.certops-prev`,
+      [RECEIPT_MATERIAL_KEY]: expect.stringMatching(/^[0-9a-f]{64}$/),
     });
     expect(await read(`${target.certFile}.certops-prev`)).toBe(before.certificatePem);
     expect(await read(`${target.keyFile}.certops-prev`)).toBe(before.privateKeyPem);
@@ -287,5 +290,40 @@ describe('FilesDeployer', () => {
 
     expect(lines.length).toBeGreaterThanOrEqual(3);
     expect(lines.join('\n')).not.toMatch(/PRIVATE KEY|MIG[A-Za-z0-9+/]{20}/);
+  });
+});
+
+describe('Defect 4: reload commands and DNS hooks inherit the whole environment', () => {
+  let restoreEnvironment: () => void;
+  beforeEach(() => {
+    restoreEnvironment = putSecretsInParentEnvironment({ NGINX_CONF: 'conf of the reload', OTHER_SETTING: 'not named' });
+  });
+  afterEach(() => restoreEnvironment());
+
+  it('When the reload command runs after a deploy and after a restore, then it gets PATH, LANG, HOME and the variables reload.env names, never CERTOPS_MASTER_KEY or AZURE_CLIENT_SECRET', async () => {
+    const dumps = [path.join(dir, 'env-deploy.json'), path.join(dir, 'env-restore.json')];
+    const target = aTarget({ reload: { command: dumpEnvironmentCommand(dumps[0]), env: ['NGINX_CONF', 'NOT_SET_ANYWHERE'] } });
+    const receipt = await deployer().deploy(target, await someMaterial());
+    await deployer().restore({ ...receipt, target: { ...target, reload: { ...target.reload, command: dumpEnvironmentCommand(dumps[1]) } } });
+
+    for (const dump of dumps) {
+      const env = readDumpedEnvironment(dump);
+      expect(Object.keys(env).sort()).toEqual(['HOME', 'LANG', 'NGINX_CONF', 'PATH']);
+      expect(env.NGINX_CONF).toBe('conf of the reload');
+    }
+  });
+
+  it.each([
+    { case: 'CERTOPS_MASTER_KEY', names: ['CERTOPS_MASTER_KEY'] },
+    { case: 'AZURE_CLIENT_SECRET beside a harmless name', names: ['NGINX_CONF', 'AZURE_CLIENT_SECRET'] },
+  ])('When reload.env names $case, then the deploy is refused with PermanentError naming it before any file is written', async ({ names }) => {
+    const marker = path.join(dir, 'reloaded');
+    const target = aTarget({ reload: { command: reloadCommand(marker, path.join(dir, 'site.crt')), env: names } });
+
+    const error = await deployer().deploy(target, await someMaterial()).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(PermanentError);
+    expect((error as Error).message).toMatch(new RegExp(`${names[names.length - 1]} is a secret of certops and never reaches the reload command of .*site\\.crt`));
+    expect(await fs.readdir(dir)).toEqual([]);
   });
 });
