@@ -70,6 +70,12 @@ export interface RenewalRequested {
   certificateId: string;
   endpointId: string;
   currentFingerprint: string | null;
+  /**
+   * When `currentFingerprint` was seen served (the observation the request rests on; an
+   * operator's request: when it was made). A request outlives its observation (redelivered after
+   * a crash, or from an overlapping sweep): rotate compares it with what certops has deployed since.
+   */
+  observedAt: string;
   notAfter: string | null;
   status: ExpiryStatus | null;
   reason: string;

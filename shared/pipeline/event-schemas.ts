@@ -74,6 +74,7 @@ const renewalRequestedProps: Record<string, Schema> = {
   certificateId: str,
   endpointId: str,
   currentFingerprint: nullable(fingerprint),
+  observedAt: isoTime,
   notAfter: nullable(isoTime),
   status: nullable(status),
   reason: str,

@@ -60,6 +60,7 @@ export async function onDemandRenewal(
     certificateId: managed.id,
     endpointId: endpoints[0]?.endpointId ?? managed.id,
     currentFingerprint,
+    observedAt: now.toISOString(),
     notAfter,
     status: null,
     reason: `Requested:${request.reason}`,

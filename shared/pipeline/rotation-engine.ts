@@ -19,7 +19,8 @@
  * Idempotency key: the rotation id `<sweepId>:<certificateId>`. A request whose rotation is
  * finished emits its outcome again (same event id: the bus drops the duplicate); a request that
  * finds another rotation of the certificate still open drives that one to its end instead of
- * starting a second; a rotation certops committed after the request was made has done its work.
+ * starting a second; a request to replace a certificate certops has already replaced rests on a
+ * stale observation and is skipped (staleRequest).
  */
 import { randomUUID } from 'node:crypto';
 import type { ManagedCertificateConfig, TenantConfig, DeploymentTarget } from '../config/model';
@@ -42,7 +43,7 @@ const RECENT_ROTATIONS = 20;
 const LEASE_POLL_MS = 1_000;
 
 /** What a request fixes about its rotation (the rest of the record is the rotation's progress). */
-export type RotationRequest = Pick<RotationRecord, 'rotationId' | 'reason' | 'requestedAt' | 'decision' | 'fromFingerprint' | 'fromNotAfter' | 'replaces'>;
+export type RotationRequest = Pick<RotationRecord, 'rotationId' | 'reason' | 'observedAt' | 'decision' | 'fromFingerprint' | 'fromNotAfter' | 'replaces'>;
 
 /** KeyStore name of a certificate's new key while its rotation is open. */
 export function stagedKeyName(certificateId: string): string {
@@ -156,10 +157,10 @@ class RotationDriver {
       this.ctx.log.info({ certificateId: this.managed.id, rotationId: request.rotationId }, 'rotation already finished; a late duplicate of its request is ignored');
       return { kind: 'nothing' };
     }
-    const last = doc?.lastRotation;
-    if (last?.outcome === 'committed' && last.toFingerprint !== request.fromFingerprint && last.at >= request.requestedAt) {
-      this.ctx.log.info({ certificateId: this.managed.id, deployed: last.toFingerprint }, 'replaced by certops after this request; nothing to do');
-      await this.ctx.audit('rotation.skipped', { certificateId: this.managed.id, rotationId: request.rotationId, reason: 'AlreadyReplaced', deployedFingerprint: last.toFingerprint });
+    const stale = doc ? staleRequest(doc, request) : null;
+    if (stale) {
+      this.ctx.log.info({ certificateId: this.managed.id, from: request.fromFingerprint, deployed: doc!.deployedFingerprint, why: stale }, 'the certificate this request would replace is no longer deployed; nothing to do');
+      await this.ctx.audit('rotation.skipped', { certificateId: this.managed.id, rotationId: request.rotationId, reason: 'AlreadyReplaced', detail: stale, fromFingerprint: request.fromFingerprint, observedAt: request.observedAt, deployedFingerprint: doc!.deployedFingerprint });
       return { kind: 'nothing' };
     }
     const at = clock.now().toISOString();
@@ -366,6 +367,7 @@ class RotationDriver {
         notAfter: issued.notAfter,
         lastRotation: { at: this.deps.clock.now().toISOString(), outcome: 'committed', fromFingerprint: r.fromFingerprint, toFingerprint: issued.fingerprint, reason: r.reason },
         recentRotationIds: this.recent(),
+        replacedFingerprints: this.replaced(r.fromFingerprint),
       },
       { from: r.fromFingerprint, to: issued.fingerprint, verified: r.verified, level: r.decision.level },
     );
@@ -412,7 +414,10 @@ class RotationDriver {
   private async finishFailed(patch: Partial<RotationRecord>, outcome: 'rolled-back' | 'failed'): Promise<void> {
     const r = { ...this.rec, ...patch };
     // An overridden rotation had been committed: what is deployed now is the previous certificate again.
-    const undone = r.failure?.step === 'override' && r.restoredVerified === true ? { deployedFingerprint: r.fromFingerprint, notAfter: r.fromNotAfter } : {};
+    const undone =
+      r.failure?.step === 'override' && r.restoredVerified === true
+        ? { deployedFingerprint: r.fromFingerprint, notAfter: r.fromNotAfter, replacedFingerprints: this.replaced(r.issued?.fingerprint ?? null).filter((f) => f !== r.fromFingerprint) }
+        : {};
     await this.transition(
       'escalated',
       { ...patch, lease: null },
@@ -505,6 +510,12 @@ class RotationDriver {
     await this.save({ ...this.rec, lease: null }, {}).catch((err) => this.ctx.log.warn({ err, certificateId: this.managed.id }, 'could not give the rotation lease back; it runs out by itself'));
   }
 
+  /** The fingerprints certops has taken out of service, with `fingerprint` added (bounded, newest last). */
+  private replaced(fingerprint: string | null): string[] {
+    const known = (this.doc.replacedFingerprints ?? []).filter((f) => f !== fingerprint);
+    return (fingerprint ? [...known, fingerprint] : known).slice(-RECENT_ROTATIONS);
+  }
+
   private recent(): string[] {
     return [...(this.doc.recentRotationIds ?? []).filter((id) => id !== this.rec.rotationId), this.rec.rotationId].slice(-RECENT_ROTATIONS);
   }
@@ -535,6 +546,27 @@ class RotationDriver {
   private targetLabel(index: number): string {
     return this.targets.length > 1 ? `target ${index + 1} of ${this.targets.length} (${describeTarget(this.targets[index])})` : describeTarget(this.targets[index]);
   }
+}
+
+/**
+ * Why a new rotation for `request` would act on a stale observation (null: it would not). Once
+ * certops has deployed a certificate, a request to replace another one is stale when certops
+ * itself took that one out of service (a committed rotation replaced it, or an override undid
+ * it), whatever the times say, or when it was observed before certops' last deployment. A
+ * certificate observed after that deployment that certops never deployed (a human put it there)
+ * is not stale: replacing it is real work (and a risk the gate weighs).
+ */
+export function staleRequest(doc: Pick<ManagedCertificateState, 'deployedFingerprint' | 'lastRotation' | 'replacedFingerprints'>, request: Pick<RotationRequest, 'fromFingerprint' | 'observedAt'>): string | null {
+  const deployed = doc.deployedFingerprint;
+  if (!deployed || request.fromFingerprint === deployed) return null;
+  if (request.fromFingerprint && doc.replacedFingerprints?.includes(request.fromFingerprint)) {
+    return `certops already replaced ${request.fromFingerprint.slice(0, 16)}; ${deployed.slice(0, 16)} is deployed now`;
+  }
+  const deployedAt = doc.lastRotation?.at;
+  if (deployedAt && Date.parse(request.observedAt) < Date.parse(deployedAt)) {
+    return `observed at ${request.observedAt}, before certops deployed ${deployed.slice(0, 16)} at ${deployedAt}`;
+  }
+  return null;
 }
 
 function describeTarget(target: DeploymentTarget): string {

@@ -81,6 +81,12 @@ export interface ManagedCertificateState {
   rotation?: RotationRecord | null;
   /** Ids of the last finished rotations, newest last: a late duplicate of their request is a no-op. */
   recentRotationIds?: string[];
+  /**
+   * Fingerprints certops has taken out of service, newest last (what each committed rotation
+   * replaced, and what an override undid): a request to replace one of them rests on a stale
+   * observation and is skipped.
+   */
+  replacedFingerprints?: string[];
   version: number;
 }
 
@@ -94,8 +100,8 @@ export interface RotationRecord {
   rotationId: string;
   state: RotationState;
   reason: string;
-  /** When the request was made (its event time): a commit after it has already done the work. */
-  requestedAt: string;
+  /** When the certificate being replaced was seen served (the request's observation). */
+  observedAt: string;
   decision: GateDecision;
   /** The certificate being replaced (null when nothing was served), and its CertID for ARI. */
   fromFingerprint: string | null;

@@ -58,7 +58,7 @@ beforeAll(async () => {
       resolver: new StaticResolver({ 'shop.beta.test': ['127.0.0.1'], 'www.alpha.test': ['127.0.0.1'] }),
     },
   );
-  const request = { sweepId: 'forged', certificateId: 'shop', endpointId: bEndpoint.endpointId, currentFingerprint: null, notAfter: null, status: 'critical', reason: 'forged', replaces: null };
+  const request = { sweepId: 'forged', certificateId: 'shop', endpointId: bEndpoint.endpointId, currentFingerprint: null, observedAt: '2026-01-01T00:00:00.000Z', notAfter: null, status: 'critical', reason: 'forged', replaces: null };
   const events = [
     forged(EVENT_TYPES.discoveryRequested, { sweepId: 'forged', endpoint: bEndpoint }, 'discover-b'),
     forged(

@@ -84,6 +84,7 @@ export async function analyze(event: CloudEvent, ctx: StageContext): Promise<Clo
         certificateId: endpoint.managedCertificateId,
         endpointId: endpoint.endpointId,
         currentFingerprint: worstServed?.assessment.fingerprintSha256 ?? null,
+        observedAt: data.observedAt,
         notAfter: worstServed?.assessment.notAfter ?? null,
         status,
         reason: renewal.reason,

@@ -23,7 +23,7 @@ export async function rotate(event: CloudEvent, ctx: StageContext): Promise<Clou
   const events = await rotateCertificate(ctx, tenant, managed, {
     rotationId: `${request.sweepId}:${managed.id}`,
     reason: request.reason,
-    requestedAt: event.time,
+    observedAt: request.observedAt,
     decision: request.decision,
     fromFingerprint: request.currentFingerprint,
     fromNotAfter: request.notAfter,
