@@ -8,6 +8,9 @@
  * fingerprint of the public key of the private key the target holds: what a server loading the
  * target would present. An adapter may add `detail` (the files' bytes and the key file's mode):
  * a restore must bring that back too, since the comparisons are whole.
+ *
+ * Retire ends the rollback window: afterwards the receipt's restore is refused permanently and the
+ * target keeps what it holds; the next deployment still gets a rollback of its own.
  */
 import { createHash, createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
 import type { DeploymentTarget, DeploymentTargetType } from '../../shared/config/model';
@@ -170,8 +173,52 @@ export function deployerContract(name: string, makeFixture: () => Promise<Deploy
         await expect(deploying).rejects.toThrow(target.type);
         const receipt: DeploymentReceipt = { target, backup: {}, deployedAt: '2030-06-01T00:00:00.000Z' };
         await expect(fixture.deployer.restore(receipt)).rejects.toBeInstanceOf(PermanentError);
+        await expect(fixture.deployer.retire(receipt)).rejects.toBeInstanceOf(PermanentError);
       }
       expect(await fixture.inspect()).toEqual(before);
+    });
+
+    describe('Defect 10: retired private keys stay forever', () => {
+      /** A restore after retire: refused permanently, saying the window ended, and the target keeps what it held. */
+      async function expectRestoreRefused(receipt: DeploymentReceipt, held: HeldMaterial | null): Promise<void> {
+        const restoring = fixture.deployer.restore(receipt);
+        await expect(restoring).rejects.toBeInstanceOf(PermanentError);
+        await expect(restoring).rejects.toThrow(/rollback window .*ended.*nothing is left to restore/);
+        expect(await fixture.inspect()).toEqual(held);
+      }
+
+      it('When the deployment of B over A is retired, then restore throws PermanentError saying the rollback window ended, B stays, and retiring again changes nothing', async () => {
+        await withADeployed();
+        const receipt = await fixture.deployer.deploy(fixture.target, b);
+        const afterB = await fixture.inspect();
+
+        await fixture.deployer.retire(receipt);
+        await expectRestoreRefused(receipt, afterB);
+        await fixture.deployer.retire(receipt);
+        await expectRestoreRefused(receipt, afterB);
+        expect(afterB).toMatchObject(identityOf(b));
+      });
+
+      it('When a deployment over nothing is retired, then restore refuses likewise instead of removing B', async () => {
+        const receipt = await fixture.deployer.deploy(fixture.target, b);
+        const afterB = await fixture.inspect();
+
+        await fixture.deployer.retire(receipt);
+
+        await expectRestoreRefused(receipt, afterB);
+      });
+
+      it('When A is deployed after B’s deployment was retired, then restoring A’s receipt gives B back: retire leaves the next rotation its own rollback', async () => {
+        const first = await fixture.deployer.deploy(fixture.target, b);
+        const afterB = await fixture.inspect();
+        await fixture.deployer.retire(first);
+
+        const next = await fixture.deployer.deploy(fixture.target, a);
+        expect(await fixture.inspect()).toMatchObject(identityOf(a));
+        await fixture.deployer.restore(next);
+
+        expect(await fixture.inspect()).toEqual(afterB);
+      });
     });
   });
 }

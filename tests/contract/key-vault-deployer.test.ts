@@ -131,6 +131,75 @@ describe('KeyVaultDeployer against the Key Vault stub', () => {
     expect((await vault.get(NAME))?.thumbprintSha1).toBe(thumbprintOf(second)); // nothing changed
   });
 
+  describe('Defect 10: retired private keys stay forever', () => {
+    it('When a deployment over an earlier version is retired, then that version is disabled (its key no longer readable through its secret) and the deployed version still serves', async () => {
+      const before = await deployer.deploy(target, first);
+      const receipt = await deployer.deploy(target, second);
+
+      await deployer.retire(receipt);
+
+      expect(stub.certificateVersions(NAME)).toEqual([
+        expect.objectContaining({ version: before.backup.deployedVersion, enabled: false }),
+        expect.objectContaining({ version: receipt.backup.deployedVersion, enabled: true }),
+      ]);
+      await expect(clients.secrets.getSecret(NAME, { version: before.backup.deployedVersion! })).rejects.toMatchObject({ statusCode: 403 });
+      expect((await vault.get(NAME))?.thumbprintSha1).toBe(thumbprintOf(second));
+    });
+
+    it('When retire runs again, then it sends no second disable and the vault is unchanged', async () => {
+      await deployer.deploy(target, first);
+      const receipt = await deployer.deploy(target, second);
+      await deployer.retire(receipt);
+      const versions = stub.certificateVersions(NAME);
+      const patches = stub.requests.filter((r) => r.method === 'PATCH').length;
+
+      await deployer.retire(receipt);
+
+      expect(stub.certificateVersions(NAME)).toEqual(versions);
+      expect(stub.requests.filter((r) => r.method === 'PATCH')).toHaveLength(patches);
+    });
+
+    it('When the version the receipt names as previous is the one the certificate serves now, then retire refuses to disable it with PermanentError (it would take the services down)', async () => {
+      await deployer.deploy(target, first);
+      const receipt = await deployer.deploy(target, second);
+      await deployer.restore(receipt); // the previous material is the newest version again
+      const afterRestore = stub.certificateVersions(NAME);
+      const served = { ...receipt, backup: { ...receipt.backup, previousVersion: afterRestore[afterRestore.length - 1].version } };
+
+      await expect(deployer.retire(served)).rejects.toThrow(/serves version .* now.*it is not disabled/);
+      expect(stub.certificateVersions(NAME)).toEqual(afterRestore);
+    });
+  });
+
+  describe('Defect 2: a rotation committed with zero verification (a Key Vault target proves itself by reading back)', () => {
+    const sha256Of = (material: CertificateMaterial) => createHash('sha256').update(new X509Certificate(material.certificatePem).raw).digest('hex');
+
+    it('When a deployment is read back, then the SHA-256 (hex, of the DER) of the certificate in the deployed version comes back, even after a later version', async () => {
+      const receipt = await deployer.deploy(target, first);
+      expect(await deployer.readBack(receipt)).toEqual({ fingerprintSha256: sha256Of(first) });
+
+      await deployer.deploy(target, second);
+
+      expect(await deployer.readBack(receipt)).toEqual({ fingerprintSha256: sha256Of(first) });
+    });
+
+    it.each([
+      { case: 'the deployed version does not exist in the vault', spoil: (r: DeploymentReceipt) => ({ ...r, backup: { ...r.backup, deployedVersion: '0123456789abcdef0123456789abcdef' } }) },
+      { case: 'the certificate does not exist in the vault', spoil: (r: DeploymentReceipt) => ({ ...r, target: { ...target, certificateName: 'never-deployed' }, backup: { ...r.backup, certificateName: 'never-deployed' } }) },
+    ])('When $case, then readBack answers null', async ({ spoil }) => {
+      const receipt = await deployer.deploy(target, first);
+
+      expect(await deployer.readBack(spoil(receipt))).toBeNull();
+    });
+
+    it('When the deployed version was disabled (a deployment over nothing, restored), then readBack answers null: nothing serves it', async () => {
+      const receipt = await deployer.deploy(target, first);
+      await deployer.restore(receipt);
+
+      expect(await deployer.readBack(receipt)).toBeNull();
+    });
+  });
+
   it('When the target is not a Key Vault target, then it is refused before any request reaches the vault', async () => {
     const files = { type: 'files', certFile: '/tmp/c.pem', keyFile: '/tmp/k.pem' } as const;
     await expect(deployer.deploy(files, first)).rejects.toThrow(PermanentError);

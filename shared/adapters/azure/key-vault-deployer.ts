@@ -18,6 +18,18 @@
  * harmless (the second sees the previous certificate already latest). When there was no previous
  * version, restore disables the deployed one. A non-exportable previous key cannot be put back by
  * certops: PermanentError says so and a human re-binds or re-issues.
+ *
+ * Retire (the rollback window ended) disables the previous version: its secret, and so its private
+ * key, can no longer be read, and nothing bound to that version can use it. Key Vault cannot delete
+ * one version of a certificate (delete and purge act on the whole certificate, every version and
+ * the one serving now), so a disabled version is as far as certops can go; the key material stays
+ * in the vault until the certificate itself is deleted and purged. Retire then tags the deployed
+ * version (`certops-rollback: retired`), so that a restore of the receipt is refused with a
+ * PermanentError saying the window ended, even when there was no previous version to disable.
+ * It refuses to disable a previous version that is the one the certificate serves now.
+ *
+ * Read back (SELF_VERIFYING_TARGET_TYPES): the SHA-256 of the DER of the certificate in the
+ * deployed version, null when that version is gone or disabled (a disabled version serves nothing).
  */
 import { createHash } from 'node:crypto';
 import type { Clock } from '../../domain/clock';
@@ -31,6 +43,9 @@ import { isDisabledSecret, KeyVaultRefusedError, mapKeyVaultError } from './key-
 
 export const PREVIOUS_VERSION_TAG = 'certops-previous-version';
 export const PREVIOUS_EXPORTABLE_TAG = 'certops-previous-exportable';
+/** Set on the deployed version by retire: the rollback window of its deployment has ended. */
+export const ROLLBACK_TAG = 'certops-rollback';
+const RETIRED = 'retired';
 const NONE = 'none';
 
 export interface KeyVaultDeployerOptions {
@@ -84,6 +99,13 @@ export class KeyVaultDeployer implements Deployer {
     const vault = this.vault(backup.vaultUrl ?? target.vaultUrl);
     const name = backup.certificateName ?? target.certificateName;
 
+    const deployed = await vault.get(name, backup.deployedVersion);
+    if (deployed?.tags[ROLLBACK_TAG] === RETIRED) {
+      throw new PermanentError(
+        `the rollback window of the deployment of certificate "${name}" version ${backup.deployedVersion} in ${backup.vaultUrl} has ended ` +
+          `(${backup.previousVersion ? `version ${backup.previousVersion} was disabled` : 'it was retired'}): nothing is left to restore; deploy the material the services should serve instead`,
+      );
+    }
     if (!backup.previousVersion) {
       await vault.setEnabled(name, backup.deployedVersion, false);
       return;
@@ -114,6 +136,52 @@ export class KeyVaultDeployer implements Deployer {
         throw err;
       }
     }
+  }
+
+  /**
+   * Disables the previous version (the key the rollback window kept), then marks the deployed
+   * version retired. Idempotent: a version already disabled or a mark already set is left as is.
+   */
+  async retire(receipt: DeploymentReceipt): Promise<void> {
+    const target = keyVaultTarget(receipt.target);
+    const backup = receipt.backup as unknown as Backup;
+    const vault = this.vault(backup.vaultUrl ?? target.vaultUrl);
+    const name = backup.certificateName ?? target.certificateName;
+
+    if (backup.previousVersion) {
+      const previous = await vault.get(name, backup.previousVersion);
+      if (previous?.enabled) {
+        const latest = await vault.get(name);
+        if (latest?.version === backup.previousVersion) {
+          throw new PermanentError(
+            `certificate "${name}" in ${backup.vaultUrl} serves version ${backup.previousVersion} now, the one this receipt kept for rollback; it is not disabled ` +
+              '(that would take the services bound to the certificate down): find out why it serves again before ending the window',
+          );
+        }
+        await vault.setEnabled(name, backup.previousVersion, false);
+      }
+    }
+    const deployed = await vault.get(name, backup.deployedVersion);
+    if (deployed && deployed.tags[ROLLBACK_TAG] !== RETIRED) {
+      try {
+        await this.options.clientsFor(backup.vaultUrl).certificates.updateCertificateProperties(name, backup.deployedVersion, {
+          tags: { ...deployed.tags, [ROLLBACK_TAG]: RETIRED }, // a PATCH replaces the tags: keep certops' others
+        });
+      } catch (err) {
+        throw mapKeyVaultError(err, `mark certificate "${name}" version ${backup.deployedVersion} retired in ${backup.vaultUrl}`);
+      }
+    }
+  }
+
+  /** The SHA-256 (hex) of the certificate in the deployed version; null when the version is gone or disabled. */
+  async readBack(receipt: DeploymentReceipt): Promise<{ fingerprintSha256: string } | null> {
+    const target = keyVaultTarget(receipt.target);
+    const backup = receipt.backup as unknown as Backup;
+    const name = backup.certificateName ?? target.certificateName;
+    const deployed = await this.vault(backup.vaultUrl ?? target.vaultUrl).get(name, backup.deployedVersion);
+    if (!deployed?.enabled) return null;
+    const [der] = pemCertificates(deployed.certificatePem);
+    return der ? { fingerprintSha256: createHash('sha256').update(der).digest('hex') } : null;
   }
 
   private vault(vaultUrl: string): KeyVaultCertificateVault {
