@@ -11,16 +11,25 @@ import type { CertificateMaterial, Deployer, DeploymentReceipt } from '../../sha
 class RecordingDeployer implements Deployer {
   readonly deployed: DeploymentTarget[] = [];
   readonly restored: DeploymentReceipt[] = [];
+  readonly retired: DeploymentReceipt[] = [];
+  readonly readBack?: (receipt: DeploymentReceipt) => Promise<{ fingerprintSha256: string } | null>;
   constructor(
     readonly name: string,
     readonly handles: readonly DeploymentTargetType[],
-  ) {}
+    /** Given: the deployer reads back (a self-verifying target) and answers this fingerprint. */
+    readsBack?: string,
+  ) {
+    if (readsBack !== undefined) this.readBack = async () => ({ fingerprintSha256: readsBack });
+  }
   async deploy(target: DeploymentTarget): Promise<DeploymentReceipt> {
     this.deployed.push(target);
     return { target, backup: { by: this.name }, deployedAt: '2030-06-01T00:00:00.000Z' };
   }
   async restore(receipt: DeploymentReceipt): Promise<void> {
     this.restored.push(receipt);
+  }
+  async retire(receipt: DeploymentReceipt): Promise<void> {
+    this.retired.push(receipt);
   }
 }
 
@@ -37,7 +46,7 @@ const TARGETS: Record<DeploymentTargetType, DeploymentTarget> = {
 
 function aRouter() {
   const files = new RecordingDeployer('files', ['files']);
-  const azure = new RecordingDeployer('azure', ['key-vault', 'app-service']);
+  const azure = new RecordingDeployer('azure', ['key-vault', 'app-service'], 'ab'.repeat(32));
   return { files, azure, router: new RoutingDeployer([files, azure]) };
 }
 
@@ -120,5 +129,38 @@ describe('RoutingDeployer', () => {
 
   it('When one deployer lists a type twice, then construction fails too (a type is routed to exactly one)', () => {
     expect(() => new RoutingDeployer([new RecordingDeployer('a', ['files', 'files'])])).toThrow(/files/);
+  });
+});
+
+const receiptFor = (type: DeploymentTargetType): DeploymentReceipt => ({ target: TARGETS[type], backup: {}, deployedAt: '2030-06-01T00:00:00.000Z' });
+
+describe('Defect 10: retired private keys stay forever', () => {
+  it('When receipts are retired, then the deployer of each receipt’s target type gets its own (and only it)', async () => {
+    const { files, azure, router } = aRouter();
+
+    await router.retire(receiptFor('key-vault'));
+    await router.retire(receiptFor('files'));
+
+    expect(azure.retired).toEqual([receiptFor('key-vault')]);
+    expect(files.retired).toEqual([receiptFor('files')]);
+  });
+
+  it('When a receipt of an unhandled type is retired, then PermanentError names the type', async () => {
+    const error = await refusalOf(() => aRouter().router.retire(receiptFor('rmm-script')));
+    expect(error.message).toContain('no deployer for target type rmm-script');
+  });
+});
+
+describe('Defect 2: a rotation committed with zero verification (reading back a self-verifying target)', () => {
+  it('When a Key Vault receipt is read back, then the deployer of its type answers', async () => {
+    expect(await aRouter().router.readBack(receiptFor('key-vault'))).toEqual({ fingerprintSha256: 'ab'.repeat(32) });
+  });
+
+  it.each([
+    { case: 'a files receipt (its deployer cannot read back)', type: 'files' as const, says: 'files targets cannot be read back' },
+    { case: 'a receipt of an unhandled type', type: 'rmm-script' as const, says: 'no deployer for target type rmm-script' },
+  ])('When $case is read back, then PermanentError says so instead of a fingerprint or null', async ({ type, says }) => {
+    const error = await refusalOf(() => aRouter().router.readBack(receiptFor(type)));
+    expect(error.message).toContain(says);
   });
 });

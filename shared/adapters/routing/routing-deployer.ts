@@ -3,9 +3,12 @@
  * (files here; Key Vault, App Service / Front Door / Application Gateway bindings and RMM scripts
  * where their adapters are composed). A target no composed deployer handles is refused with a
  * PermanentError that says which runtime can deploy it, so the rotation escalates instead of
- * retrying a configuration that can never work.
+ * retrying a configuration that can never work. Restore, retire and read back go to the deployer
+ * of the receipt's target type. Read back is offered for every type (the router cannot know which
+ * receipt it will be given) and refused with a PermanentError for a type whose deployer has none:
+ * only a handshake proves such a target, and answering null would claim the material is gone.
  */
-import type { DeploymentTarget, DeploymentTargetType } from '../../config/model';
+import { SELF_VERIFYING_TARGET_TYPES, type DeploymentTarget, type DeploymentTargetType } from '../../config/model';
 import { PermanentError } from '../../domain/errors';
 import type { CertificateMaterial, Deployer, DeploymentReceipt } from '../../ports/deployer';
 
@@ -39,6 +42,20 @@ export class RoutingDeployer implements Deployer {
 
   async restore(receipt: DeploymentReceipt): Promise<void> {
     return this.for(receipt.target).restore(receipt);
+  }
+
+  async retire(receipt: DeploymentReceipt): Promise<void> {
+    return this.for(receipt.target).retire(receipt);
+  }
+
+  async readBack(receipt: DeploymentReceipt): Promise<{ fingerprintSha256: string } | null> {
+    const deployer = this.for(receipt.target);
+    if (!deployer.readBack) {
+      throw new PermanentError(
+        `${receipt.target.type} targets cannot be read back: only a handshake with an endpoint they serve proves them (self-verifying target types: ${SELF_VERIFYING_TARGET_TYPES.join(', ')})`,
+      );
+    }
+    return deployer.readBack(receipt);
   }
 
   private for(target: DeploymentTarget): Deployer {
