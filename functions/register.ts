@@ -7,8 +7,7 @@
 import type { InvocationContext, Timer } from '@azure/functions';
 import { DEFAULT_RETRY_BASE_DELAY_MS, DEFAULT_RETRY_MAX_DELAY_MS, retryDelayMs } from '../shared/domain/retry-backoff';
 import { runStage } from '../shared/pipeline/stage-runner';
-import { DEFAULT_DIGEST_SCHEDULE, sendDigests } from '../shared/pipeline/digest-job';
-import { DEFAULT_AUDIT_HEAD_SCHEDULE, signAuditHeads } from '../shared/pipeline/audit-heads';
+import { JOBS } from '../shared/pipeline/jobs';
 import { STAGE_HANDLERS } from '../shared/pipeline/stages';
 import { sweepRequests } from '../shared/pipeline/sweep';
 import { publishEvents } from '../shared/pipeline/embedded-pipeline';
@@ -58,25 +57,17 @@ export class DeadLetteredError extends Error {
 
 export function registerStages(app: FunctionsApp, options: RegistrationOptions): string[] {
   const names: string[] = [];
-  // The daily digest of what noise control held back (not a stage: it reads the digest queue).
-  app.timer('digest-timer', {
-    schedule: DEFAULT_DIGEST_SCHEDULE,
-    handler: async (_timer, context) => {
-      const { deps } = await options.runtime();
-      const sent = await sendDigests(deps);
-      context.log(`${sent.length} digests sent`);
-    },
-  });
-  names.push('digest-timer');
-  // The audit chains' heads, signed apart from the records (truncation becomes detectable).
-  app.timer('audit-heads-timer', {
-    schedule: DEFAULT_AUDIT_HEAD_SCHEDULE,
-    handler: async (_timer, context) => {
-      const { deps } = await options.runtime();
-      context.log(`${(await signAuditHeads(deps)).length} audit heads signed`);
-    },
-  });
-  names.push('audit-heads-timer');
+  // The jobs that are not stages (digest, audit heads, approval expiry): one timer each.
+  for (const job of JOBS) {
+    app.timer(`${job.name}-timer`, {
+      schedule: job.defaultSchedule,
+      handler: async (_timer, context) => {
+        const { deps } = await options.runtime();
+        context.log(await job.run(deps));
+      },
+    });
+    names.push(`${job.name}-timer`);
+  }
   for (const definition of STAGES) {
     const handler = STAGE_HANDLERS[definition.name];
     if (definition.timer) {

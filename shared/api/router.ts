@@ -15,7 +15,7 @@ import type { TenantConfig } from '../config/model';
 import { ConcurrencyError } from '../ports/certificate-store';
 import type { PendingApproval } from '../ports/governance-store';
 import type { DeliveryContext } from '../pipeline/delivery';
-import { escalateGate, lowerGate, RENEWAL_ACTIONS } from '../pipeline/governance';
+import { approvalExpiry, approvedRequest, escalateGate, lowerGate, RENEWAL_ACTIONS, rotationRan } from '../pipeline/governance';
 import { inventoryRows } from '../pipeline/inventory';
 import { runOverride } from '../pipeline/on-demand';
 import { verifyTenantAudit } from '../pipeline/audit-heads';
@@ -266,31 +266,46 @@ route('POST', '/api/tenants/{tenant}/snoozes', async (call) => {
   return { status: 200, body: { snoozed: subjectKey, until: new Date(until).toISOString() } };
 });
 
+/**
+ * A human's answer to an L2 approval. The decision is recorded first (compare-and-set on the
+ * approval's version: two humans at once, one wins, the other gets 409), and only an approval
+ * recorded as approved publishes its held request; the rotate stage reads the approval again
+ * before it acts. If publishing fails after the approval was recorded, approving again publishes
+ * it again (same event id, the rotation is idempotent), and so does the next sweep's gate.
+ * Expiry is the approval expiry job's: an answer after `expiresAt` is refused, not recorded.
+ */
 async function decide(call: Call, status: 'approved' | 'denied'): Promise<ApiResponse> {
   const { governance, clock } = call.api.deps;
   const approval = await governance.getApproval(call.tenant.id, call.params.approval);
   if (!approval) throw new HttpError(404, `no approval ${call.params.approval} for tenant ${call.tenant.id}`);
   const reason = status === 'denied' ? requiredText(call.body, 'reason') : typeof call.body.reason === 'string' ? call.body.reason : null;
+  if (approval.status === 'approved' && status === 'approved' && !(await rotationRan(call.api.deps, call.tenant.id, approval))) {
+    await call.api.publish([approvedRequest(approval)]); // a retry after the publish failed
+    return { status: 200, body: summarizeApproval(approval) };
+  }
   if (approval.status !== 'pending') throw new PermanentError(`approval ${approval.approvalId} is already ${approval.status}${approval.decidedBy ? ` (by ${approval.decidedBy})` : ''}`);
   const now = clock.now();
-  if (Date.parse(approval.expiresAt) <= now.getTime()) {
-    await governance.putApproval({ ...approval, status: 'expired', version: approval.version + 1 }, approval.version);
-    throw new PermanentError(`approval ${approval.approvalId} expired at ${approval.expiresAt}; the next sweep asks again`);
-  }
-  const decided: PendingApproval = { ...approval, status, decidedBy: actor(call.principal), decidedAt: now.toISOString(), reason, version: approval.version + 1 };
-  // The held request goes out BEFORE the approval is recorded: if publishing fails, the approval is
-  // still pending and the human can approve again (the event's id is stable, and the rotation's
-  // idempotency key makes a second delivery harmless).
-  if (status === 'approved') await call.api.publish([approvedRequest(approval.request as CloudEvent, decided.decidedBy!, decided.decidedAt!)]);
-  await governance.putApproval(decided, approval.version); // two humans at once: one wins, the other gets 409
+  if (Date.parse(approval.expiresAt) <= now.getTime()) throw new PermanentError(`approval ${approval.approvalId} expired at ${approval.expiresAt}; the next sweep asks again while the certificate is due`);
+  const decided: PendingApproval = {
+    ...approval,
+    status,
+    decidedBy: actor(call.principal),
+    decidedAt: now.toISOString(),
+    reason,
+    // A denial stands for a full approval window from now: the next sweeps do not ask again before.
+    ...(status === 'denied' ? { expiresAt: approvalExpiry(call.tenant, now) } : {}),
+    version: approval.version + 1,
+  };
+  await governance.putApproval(decided, approval.version);
   await delivery(call).audit(status === 'approved' ? 'approval.approved' : 'approval.denied', { approvalId: approval.approvalId, certificateId: approval.certificateId, action: approval.action, reason });
+  if (status === 'approved') {
+    try {
+      await call.api.publish([approvedRequest(decided)]);
+    } catch (err) {
+      throw new HttpError(503, `approval ${approval.approvalId} is recorded as approved, but its renewal could not be queued (${errorMessage(err)}); approve again to retry, or the next sweep sends it`);
+    }
+  }
   return { status: 200, body: summarizeApproval(decided) };
-}
-
-/** The held request, its rationale saying who approved it and when (the L2 sentence no longer applies). */
-function approvedRequest(request: CloudEvent, by: string, at: string): CloudEvent {
-  const data = request.data as { decision: { rationale: string; level: string } };
-  return { ...request, data: { ...data, decision: { ...data.decision, rationale: `Approved by ${by} at ${at}; certops renewed and deployed it. (${data.decision.rationale})` } } };
 }
 
 function summarizeRotation(r: NonNullable<Awaited<ReturnType<PipelineDeps['store']['getManagedState']>>>['rotation'] & object) {

@@ -102,7 +102,7 @@ const policy: Schema = {
               kinds: {
                 type: 'array',
                 minItems: 1,
-                items: { type: 'string', enum: ['certificate-state-changed', 'rotation-completed', 'rotation-failed', 'approval-requested', 'recommendation', 'gate-changed', 'digest'] },
+                items: { type: 'string', enum: ['certificate-state-changed', 'rotation-completed', 'rotation-failed', 'approval-requested', 'approval-expired', 'recommendation', 'gate-changed', 'digest'] },
               },
               to: { type: 'string', enum: ['assignee', 'escalation'] },
             },

@@ -30,6 +30,7 @@ export interface DigestEntry {
 const KIND_ORDER: readonly Notification['kind'][] = [
   'rotation-failed',
   'approval-requested',
+  'approval-expired',
   'certificate-state-changed',
   'gate-changed',
   'recommendation',

@@ -11,8 +11,8 @@ import { runStage, type StageOutcome } from './stage-runner';
 import { STAGE_HANDLERS } from './stages';
 import { routes, STAGES, topicOf, type EventType, type StageName } from './topology';
 import { sweepRequests } from './sweep';
-import { DEFAULT_DIGEST_SCHEDULE, sendDigests } from './digest-job';
-import { DEFAULT_AUDIT_HEAD_SCHEDULE, signAuditHeads } from './audit-heads';
+import { signAuditHeads } from './audit-heads';
+import { JOBS, type JobName } from './jobs';
 import { onDemandRenewal, runOverride, type OnDemandOverride, type OnDemandRenewal } from './on-demand';
 
 export async function publishEvents(bus: EventBus, events: CloudEvent[]): Promise<void> {
@@ -76,9 +76,12 @@ export class EmbeddedPipeline {
    * Puts every timer of the topology on the scheduler: a tick publishes one sweep request per
    * tenant (the Functions timer trigger does the same through the ingest handler).
    */
-  schedule(scheduler: JobScheduler, schedules: Partial<Record<StageName | 'digest', string>> = {}): void {
-    scheduler.schedule('digest', schedules.digest ?? DEFAULT_DIGEST_SCHEDULE, async () => void (await sendDigests(this.deps)));
-    scheduler.schedule('audit-heads', DEFAULT_AUDIT_HEAD_SCHEDULE, async () => void (await signAuditHeads(this.deps)));
+  schedule(scheduler: JobScheduler, schedules: Partial<Record<StageName | JobName, string>> = {}): void {
+    for (const job of JOBS) {
+      scheduler.schedule(job.name, schedules[job.name] ?? job.defaultSchedule, async () => {
+        this.deps.logger.info({ job: job.name }, await job.run(this.deps));
+      });
+    }
     for (const definition of STAGES) {
       if (!definition.timer) continue;
       scheduler.schedule(`${definition.name}-timer`, schedules[definition.name] ?? definition.timer.schedule, async () => {

@@ -4,15 +4,18 @@
  *   or by a human's escalation, which the gate stage applies to every later action of that pair;
  * - the outcome of each action (accepted when it commits, overridden when a human undoes it),
  *   from which the override rate is learned;
- * - L2 approvals: the held request, published again to the rotate stage once a human approves.
+ * - L2 approvals: one per certificate, action and certificate being replaced, holding the request
+ *   that goes to the rotate stage once a human approves; later sweeps refer to it instead of
+ *   asking again, and the rotate stage re-reads it before acting (holdForApproval, approvalGranted).
  * Every change is audited with who and why, and told to the humans concerned.
  */
 import type { ManagedCertificateConfig, TenantConfig } from '../config/model';
+import type { CloudEvent } from '../domain/events';
 import { levelRank, type ActionType, type GateLevel, type RaisedGate } from '../domain/gate-policy';
 import type { RiskFacts } from '../domain/gate-risks';
 import { learnFrom, type LearningChange } from '../domain/override-learning';
 import { ConcurrencyError, type ManagedCertificateState } from '../ports/certificate-store';
-import type { GateState } from '../ports/governance-store';
+import type { GateState, PendingApproval } from '../ports/governance-store';
 import { contact, deliver, type DeliveryContext } from './delivery';
 import { endpointRef } from './endpoints';
 import type { GatedRenewal } from './event-data';
@@ -23,9 +26,130 @@ export const RENEWAL_ACTIONS: readonly ActionType[] = ['renew', 'rotate'];
 const DEFAULT_APPROVAL_TTL_HOURS = 72;
 const WRITE_ATTEMPTS = 5;
 
-/** The approval of a gated renewal has the rotation's id: one request, one approval, one rotation. */
-export function approvalIdOf(request: Pick<GatedRenewal, 'sweepId' | 'certificateId'>): string {
-  return `${request.sweepId}:${request.certificateId}`;
+/**
+ * One approval per certificate, action and certificate being replaced: every sweep that finds the
+ * same certificate due under an L2 gate arrives at the same approval, however many sweeps run
+ * (or overlap) before a human answers.
+ */
+export function approvalIdOf(request: Pick<GatedRenewal, 'certificateId' | 'currentFingerprint' | 'decision'>): string {
+  return `${request.certificateId}:${request.decision.action}:${(request.currentFingerprint ?? 'unserved').slice(0, 16)}`;
+}
+
+/** The rotation an approval's held request starts (rotate's idempotency key). */
+export function approvedRotationId(approval: Pick<PendingApproval, 'request' | 'certificateId'>): string {
+  return `${((approval.request as CloudEvent<GatedRenewal>).data).sweepId}:${approval.certificateId}`;
+}
+
+/**
+ * Where a gated renewal stands with its approval:
+ * - asked: a new approval was stored (pending): tell the human;
+ * - waiting: it is pending already: refer to it, tell nobody again;
+ * - approved: a human approved it and its rotation has not run: publish its request (again: the
+ *   approval is recorded before its request is published, so a crash in between is mended here);
+ * - denied: a human said no, and the denial stands until the approval's window ends.
+ * An approval that expired, was denied longer ago than its window, or whose approved rotation ran
+ * is replaced by a new pending one (same id, next version): the certificate is due again.
+ */
+export type ApprovalStanding = { kind: 'asked' | 'waiting' | 'approved' | 'denied'; approval: PendingApproval };
+
+export async function holdForApproval(ctx: DeliveryContext, gated: GatedRenewal, held: CloudEvent<GatedRenewal>): Promise<ApprovalStanding> {
+  const { deps, tenant } = ctx;
+  const approvalId = approvalIdOf(gated);
+  for (let attempt = 1; ; attempt++) {
+    const now = deps.clock.now();
+    const existing = await deps.governance.getApproval(tenant.id, approvalId);
+    if (existing) {
+      const open = Date.parse(existing.expiresAt) > now.getTime();
+      if (existing.status === 'pending' && open) return { kind: 'waiting', approval: existing };
+      if (existing.status === 'denied' && open) return { kind: 'denied', approval: existing };
+      if (existing.status === 'approved' && !(await rotationRan(deps, tenant.id, existing))) return { kind: 'approved', approval: existing };
+      // Past its time and the expiry job has not run yet: marked, audited and told as it would be.
+      if (existing.status === 'pending' && (await expireApproval(ctx, existing))) continue;
+    }
+    const fresh: PendingApproval = {
+      tenantId: tenant.id,
+      approvalId,
+      certificateId: gated.certificateId,
+      action: gated.decision.action,
+      requestedAt: now.toISOString(),
+      expiresAt: approvalExpiry(tenant, now),
+      status: 'pending',
+      request: held,
+      decidedBy: null,
+      decidedAt: null,
+      reason: null,
+      version: (existing?.version ?? 0) + 1,
+    };
+    try {
+      return { kind: 'asked', approval: await deps.governance.putApproval(fresh, existing?.version ?? 0) };
+    } catch (err) {
+      // Another sweep stored it first (or a human decided meanwhile): look again.
+      if (!(err instanceof ConcurrencyError) || attempt >= WRITE_ATTEMPTS) throw err;
+    }
+  }
+}
+
+/**
+ * Marks a pending approval whose time has passed as expired, audits it and tells the assignee
+ * (the expiry job runs this on a schedule; the gate too, when it meets one first). False when
+ * someone else changed the approval first (a human decided at the last moment, or another
+ * instance expired it): the caller reads it again.
+ */
+export async function expireApproval(ctx: DeliveryContext, approval: PendingApproval): Promise<boolean> {
+  const { deps, tenant } = ctx;
+  const now = deps.clock.now().toISOString();
+  const reason = `nobody answered before ${approval.expiresAt}`;
+  let stored: PendingApproval;
+  try {
+    stored = await deps.governance.putApproval({ ...approval, status: 'expired', decidedAt: now, reason, version: approval.version + 1 }, approval.version);
+  } catch (err) {
+    if (err instanceof ConcurrencyError) return false;
+    throw err;
+  }
+  await ctx.audit('approval.expired', { approvalId: approval.approvalId, certificateId: approval.certificateId, action: approval.action, requestedAt: approval.requestedAt, expiresAt: approval.expiresAt });
+  await deliver(ctx, {
+    id: `${tenant.id}:approval:${approval.approvalId}:v${stored.version}:expired`,
+    tenantId: tenant.id,
+    kind: 'approval-expired',
+    severity: 'warning',
+    title: `The approval to ${approval.action} ${approval.certificateId} expired unanswered`,
+    text: `certops asked on ${approval.requestedAt} and ${reason}. Nothing was changed; the next sweep asks again while the certificate is due.`,
+    to: contact(tenant.assignee),
+    subject: { certificateId: approval.certificateId },
+    facts: { approvalId: approval.approvalId, action: approval.action, requestedAt: approval.requestedAt, expiresAt: approval.expiresAt },
+    occurredAt: now,
+    correlationId: `approval:${tenant.id}:${approval.approvalId}`,
+  });
+  return true;
+}
+
+/** The held request of an approved approval, its rationale saying who approved it and when (the L2 sentence no longer applies). */
+export function approvedRequest(approval: PendingApproval): CloudEvent<GatedRenewal> {
+  const request = approval.request as CloudEvent<GatedRenewal>;
+  const rationale = `Approved by ${approval.decidedBy} at ${approval.decidedAt}; certops renewed and deployed it. (${request.data.decision.rationale})`;
+  return { ...request, data: { ...request.data, decision: { ...request.data.decision, rationale } } };
+}
+
+/** Has the rotation an approved approval started already run (open, or finished)? */
+export async function rotationRan(deps: PipelineDeps, tenantId: string, approval: PendingApproval): Promise<boolean> {
+  const rotationId = approvedRotationId(approval);
+  const state = await deps.store.getManagedState(tenantId, approval.certificateId);
+  return state?.rotation?.rotationId === rotationId || (state?.recentRotationIds ?? []).includes(rotationId);
+}
+
+/**
+ * The rotate stage's check before it acts on a renewal gated at L2: the approval must be recorded
+ * as approved now (a held request published before a denial, or replayed, must not rotate).
+ * Null when granted; otherwise why not.
+ */
+export async function approvalRefusal(deps: PipelineDeps, tenantId: string, request: GatedRenewal): Promise<string | null> {
+  if (request.decision.level !== 'L2') return null;
+  const approvalId = approvalIdOf(request);
+  const approval = await deps.governance.getApproval(tenantId, approvalId);
+  if (!approval) return `approval ${approvalId} does not exist`;
+  if (approval.status !== 'approved') return `approval ${approvalId} is ${approval.status}${approval.decidedBy ? ` (by ${approval.decidedBy})` : ''}`;
+  if (approvedRotationId(approval) !== `${request.sweepId}:${request.certificateId}`) return `approval ${approvalId} approved another request (${approvedRotationId(approval)})`;
+  return null;
 }
 
 export function approvalExpiry(tenant: TenantConfig, now: Date): string {

@@ -10,7 +10,7 @@ export interface Notification {
   /** Stable id: the same state change always has the same id (receivers deduplicate on it). */
   id: string;
   tenantId: string;
-  kind: 'certificate-state-changed' | 'rotation-completed' | 'rotation-failed' | 'approval-requested' | 'recommendation' | 'gate-changed' | 'digest';
+  kind: 'certificate-state-changed' | 'rotation-completed' | 'rotation-failed' | 'approval-requested' | 'approval-expired' | 'recommendation' | 'gate-changed' | 'digest';
   severity: 'info' | 'warning' | 'critical';
   title: string;
   text: string;

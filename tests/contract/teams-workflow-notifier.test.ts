@@ -68,6 +68,13 @@ const KIND_DEFAULTS: Record<Notification['kind'], Partial<Notification>> = {
       { label: 'Deny', url: `${API}/approvals/a1/deny` },
     ],
   },
+  'approval-expired': {
+    title: 'The approval to renew web expired unanswered',
+    text: 'certops asked on 2030-06-01T00:00:00.000Z and nobody answered before 2030-06-04T00:00:00.000Z.',
+    subject: { certificateId: 'web' },
+    facts: { approvalId: 'web:renew:0123456789abcdef', action: 'renew' },
+    actions: [{ label: 'Open', url: `${API}/certificates/web` }],
+  },
   recommendation: {
     title: 'Recommended: renew web',
     text: 'L3: certops recommends, a human acts.',

@@ -190,8 +190,8 @@ describe('When the assignee escalates', () => {
     const { sweepId } = await runtime.pipeline.requestRenewal({ tenantId: 'acme', certificateId: 'web', reason: 'renew again' });
     expect((await state('acme'))!.rotation!.rotationId).toBe(before); // nothing rotated
     const pending = await call('GET', '/api/tenants/acme/approvals', tokens.acme);
-    const approval = (pending.body.approvals as Array<{ approvalId: string; status: string }>).find((a) => a.approvalId === `${sweepId}:web`)!;
-    expect(approval.status).toBe('pending');
+    const approval = (pending.body.approvals as Array<{ approvalId: string; status: string; certificateId: string }>).find((a) => a.certificateId === 'web' && a.status === 'pending')!;
+    expect(approval).toBeDefined();
 
     const approved = await call('POST', `/api/tenants/acme/approvals/${encodeURIComponent(approval.approvalId)}/approve`, tokens.acme, {});
     expect(approved.status).toBe(200);
@@ -244,7 +244,9 @@ describe('When humans override ten L1 actions in a row', () => {
   async function renewAndCommit(reason: string): Promise<void> {
     const { sweepId } = await runtime.pipeline.requestRenewal({ tenantId: 'learn', certificateId: 'web', reason });
     if ((await state('learn'))?.rotation?.rotationId !== `${sweepId}:web`) {
-      expect((await call('POST', `/api/tenants/learn/approvals/${encodeURIComponent(`${sweepId}:web`)}/approve`, tokens.learn, {})).status).toBe(200);
+      const pending = (await runtime.deps.governance.listApprovals('learn', 'pending')).filter((a) => a.certificateId === 'web');
+      expect(pending).toHaveLength(1);
+      expect((await call('POST', `/api/tenants/learn/approvals/${encodeURIComponent(pending[0].approvalId)}/approve`, tokens.learn, {})).status).toBe(200);
     }
     expect((await state('learn'))?.rotation).toMatchObject({ rotationId: `${sweepId}:web`, state: 'committed' });
   }
@@ -266,7 +268,8 @@ describe('When humans override ten L1 actions in a row', () => {
     for (let i = 1; i <= 5; i++) {
       const { sweepId } = await runtime.pipeline.requestRenewal({ tenantId: 'learn', certificateId: 'web', reason: 'accepted' });
       expect((await state('learn'))?.rotation?.rotationId).not.toBe(`${sweepId}:web`); // held for approval
-      expect((await call('POST', `/api/tenants/learn/approvals/${encodeURIComponent(`${sweepId}:web`)}/approve`, tokens.learn, {})).status).toBe(200);
+      const [pending] = (await runtime.deps.governance.listApprovals('learn', 'pending')).filter((a) => a.certificateId === 'web');
+      expect((await call('POST', `/api/tenants/learn/approvals/${encodeURIComponent(pending.approvalId)}/approve`, tokens.learn, {})).status).toBe(200);
       expect((await state('learn'))?.rotation).toMatchObject({ rotationId: `${sweepId}:web`, state: 'committed' });
     }
     expect(await runtime.deps.governance.getGateState('learn', 'rotate')).toMatchObject({ raisedTo: null });

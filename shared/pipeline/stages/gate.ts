@@ -6,7 +6,9 @@
  *
  * Idempotency key: `gate:<sweepId>:<certificateId>` is claimed once; a redelivered request (or a
  * second endpoint of the same certificate) is not decided twice, and a decision that failed to be
- * recorded gives its claim back for the retry (claims.ts).
+ * recorded gives its claim back for the retry (claims.ts). An L2 request is held as the one
+ * approval of its certificate, action and certificate being replaced (governance.ts): later sweeps
+ * refer to it instead of asking again.
  */
 import type { CloudEvent } from '../../domain/events';
 import { decideGate, levelRank, type GateDecision } from '../../domain/gate-policy';
@@ -16,9 +18,7 @@ import { EVENT_TYPES } from '../topology';
 import { underClaim } from '../claims';
 import { assertOwnCertificate, scopedTenant } from '../tenant-scope';
 import { gateRisks } from '../../domain/gate-risks';
-import type { TenantConfig } from '../../config/model';
-import { ConcurrencyError } from '../../ports/certificate-store';
-import { approvalExpiry, approvalIdOf, raisedGate, RENEWAL_ACTIONS, riskFacts } from '../governance';
+import { approvedRequest, holdForApproval, raisedGate, RENEWAL_ACTIONS, riskFacts } from '../governance';
 
 
 export async function gate(event: CloudEvent, ctx: StageContext): Promise<CloudEvent[]> {
@@ -34,54 +34,42 @@ export async function gate(event: CloudEvent, ctx: StageContext): Promise<CloudE
     decisions.push(decideGate({ tenantId: ctx.tenantId, action, tenantLevels: tenant.policy?.gate, assignee: tenant.assignee, subject, raised, risks }));
   }
   const decision = decisions.reduce((a, b) => (levelRank(b.level) > levelRank(a.level) ? b : a));
+  const gated: GatedRenewal = { ...request, decision };
+  const standing = decision.outcome === 'await-approval' ? await holdForApproval({ deps: ctx.deps, tenant, audit: ctx.audit, log: ctx.log }, gated, heldRequest(ctx, gated)) : null;
+  const approval = standing && { id: standing.approval.approvalId, standing: standing.kind, requestedAt: standing.approval.requestedAt };
   const recorded = await underClaim(ctx.deps.store, ctx.tenantId, `gate:${request.sweepId}:${request.certificateId}`, async () => {
-    ctx.log.info({ certificateId: request.certificateId, level: decision.level, outcome: decision.outcome, reason: decision.reason }, decision.rationale);
-    await ctx.audit('gate.decided', { certificateId: request.certificateId, sweepId: request.sweepId, ...decision });
+    ctx.log.info({ certificateId: request.certificateId, level: decision.level, outcome: decision.outcome, reason: decision.reason, approval }, decision.rationale);
+    await ctx.audit('gate.decided', { certificateId: request.certificateId, sweepId: request.sweepId, ...decision, ...(approval ? { approval } : {}) });
+    if (standing?.kind === 'asked') {
+      await ctx.audit('approval.requested', { approvalId: standing.approval.approvalId, certificateId: gated.certificateId, level: decision.level, reason: decision.reason, expiresAt: standing.approval.expiresAt });
+    }
   });
   // Decided already (a redelivery, or another endpoint of the certificate): the decision is a pure
   // function of the request and the policy, so the same event (same id) is emitted again rather
   // than nothing, in case the first emission was lost after the audit. Rotate claims per sweep.
   if (recorded.claimed) ctx.deps.metrics?.gateDecision(ctx.tenantId, decision.level, decision.outcome);
   if (!recorded.claimed) ctx.log.info({ certificateId: request.certificateId }, 'renewal already gated in this sweep; emitting the same decision again');
-  const gated: GatedRenewal = { ...request, decision };
-  if (decision.outcome === 'await-approval') await holdForApproval(ctx, tenant, gated);
-  const type =
-    decision.outcome === 'proceed'
-      ? EVENT_TYPES.renewalApproved
-      : decision.outcome === 'await-approval'
-        ? EVENT_TYPES.approvalRequested
-        : EVENT_TYPES.recommendationIssued;
-  return [ctx.emit(type, gated, { id: `${request.sweepId}:gate:${request.certificateId}`, subject: request.certificateId })];
+  if (!standing) {
+    const type = decision.outcome === 'proceed' ? EVENT_TYPES.renewalApproved : EVENT_TYPES.recommendationIssued;
+    return [ctx.emit(type, gated, { id: `${request.sweepId}:gate:${request.certificateId}`, subject: request.certificateId })];
+  }
+  switch (standing.kind) {
+    case 'approved':
+      // Approved, and its rotation never ran (the request was lost after the approval was recorded): send it now.
+      return [approvedRequest(standing.approval)];
+    case 'waiting':
+      // Asked by this very sweep (a redelivery): the question goes out again, same id, told once.
+      // Asked by an earlier sweep: that approval stands; nobody is asked twice.
+      if ((standing.approval.request as CloudEvent<GatedRenewal>).data.sweepId !== request.sweepId) return [];
+      break;
+    case 'denied':
+      return [];
+  }
+  return [ctx.emit(EVENT_TYPES.approvalRequested, gated, { id: `${request.sweepId}:gate:${request.certificateId}`, subject: request.certificateId })];
 }
 
-/**
- * L2: the request is held as a pending approval (expiring), holding the very event the rotate
- * stage will get once a human approves. Idempotent: a redelivery finds the approval there.
- */
-async function holdForApproval(ctx: StageContext, tenant: TenantConfig, gated: GatedRenewal): Promise<void> {
-  const now = ctx.deps.clock.now();
-  const approvalId = approvalIdOf(gated);
+/** L2: the request the rotate stage gets once a human approves, held with the approval. */
+function heldRequest(ctx: StageContext, gated: GatedRenewal): CloudEvent<GatedRenewal> {
   const approved: GatedRenewal = { ...gated, decision: { ...gated.decision, outcome: 'proceed', notifyAfter: true } };
-  try {
-    await ctx.deps.governance.putApproval(
-      {
-        tenantId: ctx.tenantId,
-        approvalId,
-        certificateId: gated.certificateId,
-        action: gated.decision.action,
-        requestedAt: now.toISOString(),
-        expiresAt: approvalExpiry(tenant, now),
-        status: 'pending',
-        request: ctx.emit(EVENT_TYPES.renewalApproved, approved, { id: `${gated.sweepId}:approved:${gated.certificateId}`, subject: gated.certificateId }),
-        decidedBy: null,
-        decidedAt: null,
-        reason: null,
-        version: 1,
-      },
-      0,
-    );
-    await ctx.audit('approval.requested', { approvalId, certificateId: gated.certificateId, level: gated.decision.level, reason: gated.decision.reason, expiresAt: approvalExpiry(tenant, now) });
-  } catch (err) {
-    if (!(err instanceof ConcurrencyError)) throw err; // held already (a redelivery)
-  }
+  return ctx.emit(EVENT_TYPES.renewalApproved, approved, { id: `${gated.sweepId}:approved:${gated.certificateId}`, subject: gated.certificateId });
 }

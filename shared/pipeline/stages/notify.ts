@@ -154,9 +154,10 @@ function send(ctx: StageContext, tenant: TenantConfig, notification: Notificatio
 }
 
 async function onGated(data: GatedRenewal, approval: boolean, tenant: TenantConfig, event: CloudEvent, ctx: StageContext): Promise<void> {
-  // Each approval is its own request with its own Approve link: told once per approval. A
+  // Each approval is told once: the gate sends the question only from the sweep that stored it
+  // (an approval asked again after it expired or a denial lapsed comes from a later sweep). A
   // recommendation is told once per certificate state.
-  const key = approval ? `approval:${approvalIdOf(data)}` : `gate:${data.certificateId}:${data.currentFingerprint ?? 'none'}`;
+  const key = approval ? `approval:${approvalIdOf(data)}:${data.sweepId}` : `gate:${data.certificateId}:${data.currentFingerprint ?? 'none'}`;
   const state: EndpointState = { status: data.status, findingCodes: [approval ? 'awaiting-approval' : 'recommendation'] };
   const hash = stateHash(state);
   if ((await ctx.deps.store.getNotificationState(ctx.tenantId, key))?.stateHash === hash) return;

@@ -5,14 +5,15 @@
  * certificate, commit; or restore the previous one, verify it is served again, and escalate.
  * Every step is persisted, so a crash or a redelivery resumes the rotation where it stopped.
  *
- * Idempotency key: the rotation id `<sweepId>:<certificateId>` (one request, one rotation).
+ * Idempotency key: the rotation id `<sweepId>:<certificateId>` (one request, one rotation). A
+ * request gated at L2 rotates only while its approval is recorded as approved.
  */
 import type { CloudEvent } from '../../domain/events';
 import type { GatedRenewal } from '../event-data';
 import { rotateCertificate } from '../rotation-engine';
 import type { StageContext } from '../stage';
 import { assertOwnCertificate, scopedTenant } from '../tenant-scope';
-import { recordOutcome } from '../governance';
+import { approvalRefusal, recordOutcome } from '../governance';
 import { EVENT_TYPES } from '../topology';
 
 export async function rotate(event: CloudEvent, ctx: StageContext): Promise<CloudEvent[]> {
@@ -20,6 +21,14 @@ export async function rotate(event: CloudEvent, ctx: StageContext): Promise<Clou
   const tenant = scopedTenant(ctx);
   assertOwnCertificate(ctx, request.certificateId);
   const managed = tenant.managedCertificates!.find((m) => m.id === request.certificateId)!;
+  // Gated at L2: only an approval recorded as approved, now, lets it through (a request published
+  // before a denial, or replayed, is refused). Settled, not retried: retrying cannot approve it.
+  const refusal = await approvalRefusal(ctx.deps, ctx.tenantId, request);
+  if (refusal) {
+    ctx.log.warn({ certificateId: managed.id, refusal }, 'renewal needs an approval that is not granted; not rotating');
+    await ctx.audit('rotation.refused', { certificateId: managed.id, sweepId: request.sweepId, level: request.decision.level, reason: refusal });
+    return [];
+  }
   const events = await rotateCertificate(ctx, tenant, managed, {
     rotationId: `${request.sweepId}:${managed.id}`,
     reason: request.reason,
