@@ -19,6 +19,7 @@ export const FINDING_CODES = [
   'name-resolution-failed',
   'connection-refused',
   'endpoint-unreachable',
+  'address-unroutable', // info: certops' host has no route to one address; the others were checked
   'handshake-failed',
   'handshake-timeout',
   'no-certificate',
