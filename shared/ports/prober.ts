@@ -10,7 +10,14 @@
  */
 export type ProbeErrorCode =
   | 'connection-refused'
+  /** The address did not answer: the connect timed out, or the network on the way said it cannot be reached. */
   | 'endpoint-unreachable'
+  /**
+   * certops' own host has no route to the address (its routing table has none, typically for a
+   * whole address family: an AAAA address on a host without IPv6). Nothing was sent; this says
+   * nothing about the endpoint.
+   */
+  | 'no-route'
   | 'handshake-failed'
   | 'handshake-timeout'
   | 'no-certificate';

@@ -11,6 +11,8 @@ import { createCertificate, generateKeyPair, type HashName, type KeyPair, type K
 import { TlsProber } from '../../shared/adapters/tls/tls-prober';
 import { TlsFleet, startMisbehavingPeers, type FleetServerSpec, type MisbehavingPeers } from '../../shared/demo/tls-fleet';
 import type { ProbeRequest, ProbeResult } from '../../shared/ports/prober';
+import { runWithoutRoutes } from '../support/network-namespace';
+import type { ProbeChildResult } from '../support/probe-child';
 
 const DAY = 86_400_000;
 
@@ -273,6 +275,43 @@ describe('TlsProber failure outcomes', () => {
     { case: 'a zero handshake timeout', overrides: { handshakeTimeoutMs: 0 } },
   ])('When the request has $case, then probe throws a TypeError (programmer error)', ({ overrides }) => {
     expect(() => prober.probe(aRequest(fleet.endpoint('main'), overrides))).toThrow(TypeError);
+  });
+});
+
+/**
+ * Where certops' host has no route: each probe runs in a network namespace with loopback only
+ * (tests/support/network-namespace.ts), so the kernel's answer does not depend on this machine's
+ * routes and nothing is sent off the machine.
+ */
+describe('TlsProber where certops has no route', () => {
+  const PROBE_CHILD = path.resolve(__dirname, '../support/probe-child.ts');
+  async function probeWithoutRoutes(request: ProbeRequest, setup?: string[]): Promise<ProbeChildResult> {
+    const run = await runWithoutRoutes(PROBE_CHILD, [JSON.stringify(request)], { timeoutMs: 30_000, setup });
+    return JSON.parse(run.stdout.trim()) as ProbeChildResult;
+  }
+
+  it.each([
+    ['IPv6', '2001:db8::1'],
+    ['IPv4', '192.0.2.1'],
+  ])('When certops has no %s route at all (%s), then no-route at once, naming the family, not endpoint-unreachable', async (family, address) => {
+    const result = await probeWithoutRoutes({ address, port: 443, connectTimeoutMs: 5000, handshakeTimeoutMs: 5000 });
+    expect(result).toMatchObject({ ok: false, error: { code: 'no-route' } });
+    expect(!result.ok && result.error.message).toMatch(new RegExp(`certops has no ${family} route to this address \\(ENETUNREACH\\)`));
+    expect(result.durationMs).toBeLessThan(1000);
+  });
+
+  it('When certops has a route but its next hop never answers (EHOSTUNREACH), then endpoint-unreachable: that is not certops lacking a route', async () => {
+    // A veth pair with both ends in the namespace: the route to 2001:db8:1::/48 goes via fd00:db8::1,
+    // which nobody answers for, so neighbour discovery fails after about 3 s.
+    const setup = [
+      'ip link add certops0 type veth peer name silent0',
+      'ip link set silent0 up',
+      'ip link set certops0 up',
+      'ip -6 addr add fd00:db8::2/64 dev certops0 nodad',
+      'ip -6 route add 2001:db8:1::/48 via fd00:db8::1 dev certops0',
+    ];
+    const result = await probeWithoutRoutes({ address: '2001:db8:1::1', port: 443, connectTimeoutMs: 15_000, handshakeTimeoutMs: 5000 }, setup);
+    expect(result).toMatchObject({ ok: false, error: { code: 'endpoint-unreachable', message: expect.stringContaining('EHOSTUNREACH') } });
   });
 });
 

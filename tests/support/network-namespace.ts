@@ -19,11 +19,21 @@ export interface NamespaceRun {
   stderr: string;
 }
 
+export interface NamespaceOptions {
+  timeoutMs: number;
+  /**
+   * Shell commands run in the namespace before the script, after loopback is up (e.g. `ip route …`
+   * over a veth pair whose both ends stay in the namespace: nothing it sends leaves the machine).
+   */
+  setup?: string[];
+}
+
 /** Runs `node --import tsx <script> ...args` in a fresh network namespace; resolves when it exits 0. */
-export function runWithoutRoutes(script: string, args: string[], options: { timeoutMs: number }): Promise<NamespaceRun> {
+export function runWithoutRoutes(script: string, args: string[], options: NamespaceOptions): Promise<NamespaceRun> {
   const unshare = process.getuid?.() === 0 ? ['--net'] : ['--net', '--map-root-user'];
-  // `sh -c 'ip link set lo up && exec "$@"' sh node …`: the script runs with loopback up, nothing else.
-  const command = ['unshare', ...unshare, '--', 'sh', '-c', 'ip link set lo up && exec "$@"', 'sh', process.execPath, '--import', 'tsx', script, ...args];
+  // `sh -c 'ip link set lo up && … && exec "$@"' sh node …`: the script runs with loopback up, nothing else.
+  const prepare = ['ip link set lo up', ...(options.setup ?? [])].join(' && ');
+  const command = ['unshare', ...unshare, '--', 'sh', '-c', `${prepare} && exec "$@"`, 'sh', process.execPath, '--import', 'tsx', script, ...args];
   return new Promise<NamespaceRun>((resolve, reject) => {
     const child = spawn(command[0], command.slice(1), { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';

@@ -6,6 +6,7 @@
  * Throughput matters (discovery sweeps thousands of endpoints), so per-probe work is one socket, two
  * timers and a handful of closures: the client SecureContext is created once per prober.
  */
+import * as dgram from 'node:dgram';
 import { getMaxListeners, setMaxListeners } from 'node:events';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
@@ -23,6 +24,12 @@ export interface TlsProberOptions {
 
 /** Connect errors meaning "no route to the host": the endpoint cannot be reached from here. */
 const UNREACHABLE_CODES = new Set(['EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN', 'ETIMEDOUT', 'EADDRNOTAVAIL']);
+/**
+ * Connect errors that certops' own routing table may give (no route, no source address, the family
+ * not supported at all), but that ENETUNREACH and EHOSTUNREACH also report for an ICMP error from
+ * a router on the way. Which one it was is asked of the kernel (hasRoute) before calling it no-route.
+ */
+const LOCAL_ROUTE_CODES = new Set(['ENETUNREACH', 'EHOSTUNREACH', 'EADDRNOTAVAIL', 'EAFNOSUPPORT']);
 /** A guard against a pathological issuer walk; real chains are 2–5 certificates long. */
 const MAX_CHAIN_LENGTH = 32;
 
@@ -61,6 +68,8 @@ export class TlsProber implements Prober {
       const started = performance.now();
       let connected = false;
       let settled = false;
+      /** Set while the kernel is asked whether it has a route: the socket's close must not settle meanwhile. */
+      let askingRoute = false;
       const socket = tls.connect({
         host: request.address,
         port: request.port,
@@ -98,9 +107,20 @@ export class TlsProber implements Prober {
         if (chain.length === 0) return fail('no-certificate', 'the peer completed the handshake without a certificate');
         if (settle()) resolve({ ok: true, chain, protocol, durationMs: performance.now() - started });
       });
-      socket.on('error', (err: NodeJS.ErrnoException) => fail(classify(err, connected), err.message));
+      socket.on('error', (err: NodeJS.ErrnoException) => {
+        if (askingRoute) return;
+        if (connected || !LOCAL_ROUTE_CODES.has(err.code ?? '')) return fail(classify(err, connected), err.message);
+        askingRoute = true;
+        void hasRoute(request.address, request.port).then((route) =>
+          route.routed
+            ? fail(classify(err, connected), err.message)
+            : fail('no-route', `certops has no ${familyOf(request.address)} route to this address (${route.code}): ${err.message}`),
+        );
+      });
       // Normally preceded by 'error'; this covers a silent close before the handshake finished.
-      socket.once('close', () => fail(connected ? 'handshake-failed' : 'endpoint-unreachable', 'connection closed before the handshake completed'));
+      socket.once('close', () => {
+        if (!askingRoute) fail(connected ? 'handshake-failed' : 'endpoint-unreachable', 'connection closed before the handshake completed');
+      });
     });
   }
 }
@@ -116,6 +136,42 @@ function presentedChain(socket: tls.TLSSocket): Buffer[] {
     cert = cert.issuerCertificate;
   }
   return chain;
+}
+
+/**
+ * Does certops' host have a route to the address? A UDP connect makes the kernel pick a route and a
+ * source address for it and sends nothing (glibc's getaddrinfo does the same to learn source
+ * addresses for RFC 6724 destination address selection). Never rejects: a failure to set the
+ * socket up (e.g. EAFNOSUPPORT on a host without IPv6) means no route.
+ */
+function hasRoute(address: string, port: number): Promise<{ routed: true } | { routed: false; code: string }> {
+  return new Promise((resolve) => {
+    let socket: dgram.Socket;
+    const done = (err: NodeJS.ErrnoException | null): void => {
+      socket.removeAllListeners('error');
+      socket.removeAllListeners('connect');
+      socket.on('error', () => undefined); // the socket is going away; nothing more to learn
+      try {
+        socket.close();
+      } catch {
+        // already closed by a failed bind
+      }
+      resolve(err ? { routed: false, code: err.code ?? 'EUNKNOWN' } : { routed: true });
+    };
+    try {
+      socket = dgram.createSocket(net.isIPv6(address) ? 'udp6' : 'udp4');
+      // Without a callback, a failed connect is an 'error' event (with one, node passes it the error).
+      socket.once('connect', () => done(null));
+      socket.once('error', done);
+      socket.connect(port, address);
+    } catch (err) {
+      resolve({ routed: false, code: (err as NodeJS.ErrnoException).code ?? 'EUNKNOWN' });
+    }
+  });
+}
+
+function familyOf(address: string): 'IPv4' | 'IPv6' {
+  return net.isIPv6(address) ? 'IPv6' : 'IPv4';
 }
 
 function classify(err: NodeJS.ErrnoException, connected: boolean): ProbeErrorCode {
