@@ -41,6 +41,9 @@ const MAX_CHAIN_LENGTH = 32;
  * - Returns the chain exactly as presented, leaf first (`getPeerX509Certificate().issuerCertificate`
  *   follows the presented order; `getPeerCertificate(true)` re-orders by issuance and silently drops
  *   unrelated or misordered certificates, which analysis needs to see).
+ * - Tells 'no-route' (this host's routing table has no route to the address, e.g. an AAAA address
+ *   on a host without IPv6: nothing was sent) apart from 'endpoint-unreachable' (timeouts, and an
+ *   unreachable from the network on the way), so that analysis does not call it an outage.
  * - Resolves for every network outcome; rejects only on invalid requests (TypeError) and on abort
  *   (a DOMException named 'AbortError', as node's own APIs do).
  */
@@ -112,9 +115,10 @@ export class TlsProber implements Prober {
         if (connected || !LOCAL_ROUTE_CODES.has(err.code ?? '')) return fail(classify(err, connected), err.message);
         askingRoute = true;
         void hasRoute(request.address, request.port).then((route) =>
-          route.routed
-            ? fail(classify(err, connected), err.message)
-            : fail('no-route', `certops has no ${familyOf(request.address)} route to this address (${route.code}): ${err.message}`),
+          // Only the routing table's own answers count: e.g. EMFILE says nothing about routes.
+          !route.routed && LOCAL_ROUTE_CODES.has(route.code)
+            ? fail('no-route', `certops has no ${familyOf(request.address)} route to this address (${route.code}): ${err.message}`)
+            : fail(classify(err, connected), err.message),
         );
       });
       // Normally preceded by 'error'; this covers a silent close before the handshake finished.
@@ -141,8 +145,8 @@ function presentedChain(socket: tls.TLSSocket): Buffer[] {
 /**
  * Does certops' host have a route to the address? A UDP connect makes the kernel pick a route and a
  * source address for it and sends nothing (glibc's getaddrinfo does the same to learn source
- * addresses for RFC 6724 destination address selection). Never rejects: a failure to set the
- * socket up (e.g. EAFNOSUPPORT on a host without IPv6) means no route.
+ * addresses for RFC 6724 destination address selection). Never rejects: a failure, including
+ * one to set the socket up (EAFNOSUPPORT on a host without IPv6), comes back with its code.
  */
 function hasRoute(address: string, port: number): Promise<{ routed: true } | { routed: false; code: string }> {
   return new Promise((resolve) => {
