@@ -57,6 +57,19 @@ export function isTerminal(state: RotationState): boolean {
   return TERMINAL.has(state);
 }
 
+/**
+ * A renewal whose reason starts with this replaces a compromised key: the rotation keeps no
+ * previous key once it commits (no rollback window) and asks the CA to revoke the old certificate.
+ */
+export const KEY_COMPROMISE_REASON = 'KeyCompromise';
+
+export function isKeyCompromise(reason: string): boolean {
+  return reason === KEY_COMPROMISE_REASON || reason.startsWith(`${KEY_COMPROMISE_REASON}:`);
+}
+
+/** How long a committed rotation stays undoable by default (its previous key is kept that long). */
+export const DEFAULT_ROLLBACK_WINDOW_DAYS = 7;
+
 /** The audit record kind of entering each state (one record per transition). */
 export const ROTATION_AUDIT_KIND: Readonly<Record<RotationState, string>> = {
   planned: 'rotation.planned',

@@ -5,10 +5,11 @@
 import { DEFAULT_APPROVAL_EXPIRY_SCHEDULE, expireApprovals } from './approval-expiry-job';
 import { DEFAULT_AUDIT_HEAD_SCHEDULE, signAuditHeads } from './audit-heads';
 import { DEFAULT_DIGEST_SCHEDULE, sendDigests } from './digest-job';
+import { DEFAULT_KEY_RETIREMENT_SCHEDULE, retireDueRollbacks } from './key-retirement';
 import type { PipelineDeps } from './stage';
 
 export interface ScheduledJob {
-  name: 'digest' | 'audit-heads' | 'approval-expiry';
+  name: 'digest' | 'audit-heads' | 'approval-expiry' | 'key-retirement';
   /** Six-field NCRONTAB. */
   defaultSchedule: string;
   /** Runs the job over every tenant; returns one line saying what it did. */
@@ -22,6 +23,8 @@ export const JOBS: readonly ScheduledJob[] = [
   { name: 'audit-heads', defaultSchedule: DEFAULT_AUDIT_HEAD_SCHEDULE, run: async (deps) => `${(await signAuditHeads(deps)).length} audit heads signed` },
   // L2 approvals nobody answered in time: marked, audited, told.
   { name: 'approval-expiry', defaultSchedule: DEFAULT_APPROVAL_EXPIRY_SCHEDULE, run: async (deps) => `${(await expireApprovals(deps)).length} approvals expired` },
+  // Previous keys kept for rollback, once the rollback window ends (or at once after a key compromise).
+  { name: 'key-retirement', defaultSchedule: DEFAULT_KEY_RETIREMENT_SCHEDULE, run: async (deps) => `${(await retireDueRollbacks(deps)).length} rotations retired` },
 ];
 
 export type JobName = ScheduledJob['name'];

@@ -12,6 +12,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { PermanentError } from '../domain/errors';
+import { KEY_COMPROMISE_REASON } from '../domain/rotation';
 import { cloudEvent, type CloudEvent } from '../domain/events';
 import type { Clock } from '../domain/clock';
 import type { CertificateStore } from '../ports/certificate-store';
@@ -26,8 +27,13 @@ import { stageContext, type PipelineDeps } from './stage';
 export interface OnDemandRenewal {
   tenantId: string;
   certificateId: string;
-  /** Why, in the operator's words; recorded as `Requested:<reason>`. */
+  /** Why, in the operator's words; recorded as `Requested:<reason>` (`KeyCompromise:<reason>`). */
   reason: string;
+  /**
+   * The current key is compromised: once the new certificate is committed nothing of the old key
+   * is kept (no rollback window) and the old certificate is revoked through its CA.
+   */
+  keyCompromise?: boolean;
 }
 
 export async function onDemandRenewal(
@@ -63,7 +69,7 @@ export async function onDemandRenewal(
     observedAt: now.toISOString(),
     notAfter,
     status: null,
-    reason: `Requested:${request.reason}`,
+    reason: `${request.keyCompromise ? KEY_COMPROMISE_REASON : 'Requested'}:${request.reason}`,
     replaces: null,
   };
   return cloudEvent({

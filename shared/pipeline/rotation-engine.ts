@@ -24,15 +24,16 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { ManagedCertificateConfig, TenantConfig, DeploymentTarget } from '../config/model';
-import { deploymentTargets } from '../config/model';
+import { deploymentTargets, SELF_VERIFYING_TARGET_TYPES } from '../config/model';
 import type { CloudEvent } from '../domain/events';
 import { errorMessage, PermanentError, RetryableError } from '../domain/errors';
-import { assertTransition, deploymentPlan, isTerminal, ROTATION_AUDIT_KIND, type RotationState } from '../domain/rotation';
+import { assertTransition, deploymentPlan, isKeyCompromise, isTerminal, ROTATION_AUDIT_KIND, type RotationState } from '../domain/rotation';
 import { ConcurrencyError, type ManagedCertificateState, type RotationRecord } from '../ports/certificate-store';
 import { DeploymentError, type DeploymentReceipt } from '../ports/deployer';
 import { endpointRef } from './endpoints';
 import type { EndpointRef, RotationCompleted, RotationFailed } from './event-data';
 import { waitUntilServed, type ServedCheck } from './served-verification';
+import { retireDeployments, revokeReplaced } from './key-retirement';
 import type { StageContext } from './stage';
 import { EVENT_TYPES } from './topology';
 
@@ -163,9 +164,19 @@ class RotationDriver {
       await this.ctx.audit('rotation.skipped', { certificateId: this.managed.id, rotationId: request.rotationId, reason: 'AlreadyReplaced', detail: stale, fromFingerprint: request.fromFingerprint, observedAt: request.observedAt, deployedFingerprint: doc!.deployedFingerprint });
       return { kind: 'nothing' };
     }
+    // The rotation this one replaces can no longer be undone once this one starts (an override
+    // reopens only the last rotation): what its deployers kept for rollback is deleted first.
+    this.doc = doc ?? { tenantId: this.ctx.tenantId, certificateId: this.managed.id, deployedFingerprint: null, notAfter: null, lastRotation: null, version: 0 };
+    const previous = doc?.rotation ?? null;
+    if (previous && isTerminal(previous.state) && !previous.retired && previous.deployments.length > 0) await this.retireSuperseded(previous);
     const at = clock.now().toISOString();
     const record: RotationRecord = {
       ...request,
+      // What a key compromise revokes: the certificate being replaced, when certops issued it.
+      replacing:
+        previous?.state === 'committed' && previous.issued && previous.issued.fingerprint === request.fromFingerprint
+          ? { certificatePem: previous.issued.certificatePem, issuer: previous.issued.issuer }
+          : null,
       state: 'planned',
       issued: null,
       deployments: [],
@@ -176,7 +187,6 @@ class RotationDriver {
       history: [{ state: 'planned', at, auditFrom: (await this.deps.audit.tip(this.ctx.tenantId))?.seq ?? 0 }],
       lease: this.lease(),
     };
-    this.doc = doc ?? { tenantId: this.ctx.tenantId, certificateId: this.managed.id, deployedFingerprint: null, notAfter: null, lastRotation: null, version: 0 };
     if (!(await this.writeOrLose(record))) return { kind: 'busy', why: 'another worker started a rotation of this certificate at the same moment' };
     await this.auditTransition('planned', { reason: request.reason, from: request.fromFingerprint, level: request.decision.level });
     return { kind: 'acquired', record };
@@ -202,6 +212,10 @@ class RotationDriver {
     if (!isTerminal(last.state)) throw new RetryableError(`rotation ${last.rotationId} of ${this.managed.id} is still ${last.state}; override it once it has finished`);
     if (last.state !== 'committed') throw new PermanentError(`the last rotation of ${this.managed.id} (${last.rotationId}) ended ${last.state}; there is nothing committed to roll back`);
     if (last.deployments.length === 0) throw new PermanentError(`rotation ${last.rotationId} of ${this.managed.id} recorded no deployment to restore`);
+    if (last.retired) {
+      const why = last.retired.why === 'key-compromise' ? 'the key it replaced was compromised' : `its rollback window ended (${this.tenant.policy?.rollbackWindowDays ?? 7} days)`;
+      throw new PermanentError(`rotation ${last.rotationId} of ${this.managed.id} can no longer be undone: the previous key was deleted at ${last.retired.at} because ${why}; renew instead`);
+    }
     this.doc = doc;
     await this.takeLease();
     const reason = `override by ${override.actor}: ${override.reason}`;
@@ -347,13 +361,31 @@ class RotationDriver {
     await this.transition('deployed', {}, {}, { fingerprint: issued.fingerprint, targets: this.targets.map(describeTarget) });
   }
 
+  /**
+   * A commit needs proof that the new certificate is in place: every address of every endpoint
+   * serves it (at least one address), or a target whose deployer reads its deployment back holds
+   * it. Nothing verified is a failure, never a vacuous pass.
+   */
   private async verify(): Promise<void> {
-    const check = await this.waitServed(this.endpoints, this.rec.issued!.fingerprint);
+    const fingerprint = this.rec.issued!.fingerprint;
+    const check = await this.waitServed(this.endpoints, fingerprint);
     if (!check.ok) {
       this.ctx.log.error({ certificateId: this.managed.id, pending: check.pending }, 'verification failed; rolling back');
       return this.startRollback('verify', `verification failed: ${describePending(check)}`);
     }
-    await this.transition('verified', { verified: check.verified }, {}, { fingerprint: this.rec.issued!.fingerprint, verified: check.verified });
+    const readBack: number[] = [];
+    for (const { target, receipt } of this.rec.deployments) {
+      if (!SELF_VERIFYING_TARGET_TYPES.includes(receipt.target.type) || !this.deps.deployer.readBack) continue;
+      const found = await this.deps.deployer.readBack(receipt);
+      if (found?.fingerprintSha256 !== fingerprint) {
+        return this.startRollback('verify', `verification failed: ${this.targetLabel(target)} holds ${found?.fingerprintSha256.slice(0, 12) ?? 'nothing'}, not the new certificate`);
+      }
+      readBack.push(target);
+    }
+    if (check.verified.length === 0 && readBack.length === 0) {
+      return this.startRollback('verify', 'verification failed: nothing proved the new certificate is in place (no address of any endpoint answered, and no target reads its deployment back); not committing unverified');
+    }
+    await this.transition('verified', { verified: check.verified, readBack }, {}, { fingerprint, verified: check.verified, readBack });
   }
 
   private async commit(): Promise<void> {
@@ -374,6 +406,40 @@ class RotationDriver {
     await this.forgetStagedKey();
     this.deps.metrics?.rotation(this.ctx.tenantId, 'committed');
     this.ctx.log.info({ certificateId: this.managed.id, to: issued.fingerprint, verified: r.verified.length }, 'rotation committed');
+    if (isKeyCompromise(r.reason)) await this.retireCompromised();
+  }
+
+  /**
+   * Key compromise: once the new certificate is committed, nothing of the old key is kept (no
+   * rollback window) and the old certificate is revoked through its CA. Before the commit the
+   * backups were kept: a failed rotation restores what was served (the compromised key, still
+   * better than an outage) and escalates. What fails here is finished by the key-retirement job.
+   */
+  private async retireCompromised(): Promise<void> {
+    try {
+      const retired = await retireDeployments(this.deps, this.rec, 'key-compromise');
+      await this.save({ ...this.rec, retired }, {});
+      await this.ctx.audit('rotation.retired', { certificateId: this.managed.id, rotationId: this.rec.rotationId, why: 'key-compromise', targets: this.rec.deployments.map((d) => d.target) });
+      const revocation = await revokeReplaced(this.deps, this.ctx.tenantId, this.rec);
+      await this.save({ ...this.rec, revocation }, {});
+      await this.ctx.audit('certificate.revocation', { certificateId: this.managed.id, rotationId: this.rec.rotationId, fingerprint: this.rec.fromFingerprint, ...revocation });
+    } catch (err) {
+      this.ctx.log.error({ err, certificateId: this.managed.id }, 'retiring the compromised key or revoking its certificate failed; the key-retirement job finishes it');
+    }
+  }
+
+  /** Deletes what a finished rotation's deployers kept, before a new rotation replaces its record (recorded and audited). */
+  private async retireSuperseded(previous: RotationRecord): Promise<void> {
+    try {
+      const retired = await retireDeployments(this.deps, previous, 'superseded');
+      if (!(await this.writeOrLose({ ...previous, retired }))) return; // another worker moved on: it retires
+      await this.ctx.audit('rotation.retired', { certificateId: this.managed.id, rotationId: previous.rotationId, why: 'superseded', targets: previous.deployments.map((d) => d.target) });
+    } catch (err) {
+      if (err instanceof RetryableError) throw err;
+      // The material is gone or cannot be touched (a human cleaned up): nothing to undo any more.
+      this.ctx.log.warn({ err, certificateId: this.managed.id, rotationId: previous.rotationId }, 'could not retire the previous rotation\'s rollback material; starting the new rotation anyway');
+      await this.ctx.audit('rotation.retire-failed', { certificateId: this.managed.id, rotationId: previous.rotationId, error: errorMessage(err) });
+    }
   }
 
   private async startRollback(step: 'deploy' | 'verify', reason: string): Promise<void> {

@@ -129,7 +129,24 @@ export interface RotationRecord {
   history: Array<{ state: RotationState; at: string; auditFrom?: number }>;
   /** Who drives the rotation now, until when (wall-clock ms): a crashed owner's lease runs out. */
   lease: { owner: string; until: number } | null;
+  /** Targets whose deployer read the new certificate back (Key Vault): proof without a handshake. */
+  readBack?: number[];
+  /**
+   * The certificate being replaced, when certops issued it (its PEM and issuer): what a key
+   * compromise revokes.
+   */
+  replacing?: { certificatePem: string; issuer: string } | null;
+  /**
+   * When what the deployers kept for rollback (the previous key above all) was deleted, and why:
+   * the rollback window ended, the replaced key was compromised, or a later rotation superseded
+   * this one. After it, the rotation can no longer be undone.
+   */
+  retired?: { at: string; why: RetirementReason } | null;
+  /** Key compromise: what the CA said when asked to revoke the replaced certificate. */
+  revocation?: { at: string; outcome: 'revoked' | 'not-ours' | 'not-issued-by-certops' | 'issuer-cannot-revoke' | 'refused'; detail?: string } | null;
 }
+
+export type RetirementReason = 'window-ended' | 'key-compromise' | 'superseded';
 
 export interface NotificationState {
   tenantId: string;

@@ -81,7 +81,7 @@ it('When the Functions host loads the app, then every stage is registered exactl
       connection: 'CERTOPS_SERVICE_BUS',
     })),
   ]);
-  const expected = [{ name: 'digest-timer', type: 'timerTrigger', schedule: '0 0 7 * * *' }, { name: 'audit-heads-timer', type: 'timerTrigger', schedule: '0 */5 * * * *' }, { name: 'approval-expiry-timer', type: 'timerTrigger', schedule: '0 */5 * * * *' }, ...stages, { name: 'api', type: 'httpTrigger', route: 'api/{*path}', authLevel: 'anonymous', methods: ['GET', 'POST'] }];
+  const expected = [{ name: 'digest-timer', type: 'timerTrigger', schedule: '0 0 7 * * *' }, { name: 'audit-heads-timer', type: 'timerTrigger', schedule: '0 */5 * * * *' }, { name: 'approval-expiry-timer', type: 'timerTrigger', schedule: '0 */5 * * * *' }, { name: 'key-retirement-timer', type: 'timerTrigger', schedule: '0 23 * * * *' }, ...stages, { name: 'api', type: 'httpTrigger', route: 'api/{*path}', authLevel: 'anonymous', methods: ['GET', 'POST'] }];
   const actual = registered.map((r) => {
     const t = triggerOf(r) as Binding & { route?: string; authLevel?: string; methods?: string[] };
     if (t.type === 'timerTrigger') return { name: r.meta.name, type: t.type, schedule: t.schedule };
