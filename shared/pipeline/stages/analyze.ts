@@ -135,7 +135,7 @@ function assessAddress(
 
   if (obs.outcome === 'error' || obs.chain.length === 0) {
     const error = obs.error ?? { code: 'no-certificate', message: 'no certificate was presented' };
-    assessment.findings.push(probeFailureFinding(endpoint.host, endpoint.port, obs.address, error));
+    assessment.findings.push(probeFailureFinding(endpoint.host, endpoint.port, obs.address, error, data.addresses));
     record.findings = [...assessment.findings];
     return { assessment, record };
   }
