@@ -116,7 +116,7 @@ export async function createAzureRuntime(config: CertopsConfig, settings: AzureS
   const bus = new ServiceBusEventBus({ client: serviceBus, routes: azureRoutes(), logger, clock });
 
   const tenants = new ConfigTenantDirectory(config.tenants);
-  const { issuers, close: closeIssuers } = buildIssuers({ tenants, keyStore, journal: new CosmosAcmeOrderJournal(state), clock, env, logger });
+  const { issuers, close: closeIssuers } = buildIssuers({ tenants, keyStore, journal: new CosmosAcmeOrderJournal(state), claims: store, clock, env, logger });
   const deployers: Deployer[] = [new KeyVaultDeployer({ clientsFor: keyVault, clock }), new FilesDeployer({ logger })];
 
   const deps: PipelineDeps = {

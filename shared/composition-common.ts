@@ -19,7 +19,7 @@ import type { TenantDirectory } from './ports/tenant-directory';
 import { DnsCnameLookup } from './adapters/acme/dns-cname-lookup';
 import { TenantAcmeIssuer } from './adapters/acme/tenant-acme-issuer';
 import { ConsoleNotifier } from './adapters/local/console-notifier';
-import { LocalCaIssuer } from './adapters/local/local-ca-issuer';
+import { LocalCaIssuer, type CaCreationClaims } from './adapters/local/local-ca-issuer';
 import { OutboxNotifier } from './adapters/local/outbox-notifier';
 import { WebhookNotifier } from './adapters/local/webhook-notifier';
 import type { PipelineDeps, RotationOptions } from './pipeline/stage';
@@ -50,9 +50,12 @@ export interface Issuers {
   close(): Promise<void>;
 }
 
-/** certops' own CA and the tenants' ACME CAs, their keys in `keyStore`, ACME orders in `journal`. */
-export function buildIssuers(input: { tenants: TenantDirectory; keyStore: KeyStore; journal: AcmeOrderJournal; clock: Clock; env: NodeJS.ProcessEnv; logger: Logger }): Issuers {
-  const localCa = new LocalCaIssuer({ keyStore: input.keyStore, clock: input.clock });
+/**
+ * certops' own CA and the tenants' ACME CAs, their keys in `keyStore`, ACME orders in `journal`;
+ * `claims` (the certificate store) elects which process creates a tenant's CA.
+ */
+export function buildIssuers(input: { tenants: TenantDirectory; keyStore: KeyStore; journal: AcmeOrderJournal; claims: CaCreationClaims; clock: Clock; env: NodeJS.ProcessEnv; logger: Logger }): Issuers {
+  const localCa = new LocalCaIssuer({ keyStore: input.keyStore, clock: input.clock, claims: input.claims });
   const acme = new TenantAcmeIssuer(input);
   return {
     issuers: new Map<string, Issuer>([

@@ -10,9 +10,10 @@
  * never written anywhere else and never logged.
  *
  * Concurrency: CA creation is guarded by an in-process promise cache per tenant, so concurrent
- * first calls in ONE process create one CA. Two processes sharing a KeyStore can still race on
- * the very first call (the last writer wins and certificates signed by the loser stop chaining);
- * a cross-process guard needs a KeyStore compare-and-set, which the port does not offer yet.
+ * first calls in ONE process create one CA; across processes (three `certops run` at once, two
+ * Functions instances) the creators hold an election through the store's atomic `claim`: one
+ * creates and stores the CA, the others wait for it and use what is stored. Without the election
+ * the last writer won and the certificates signed by the losers stopped chaining.
  */
 import { X509Certificate } from 'node:crypto';
 import type { Clock } from '../../domain/clock';
@@ -52,9 +53,23 @@ interface CaMaterial {
   notAfter: Date;
 }
 
+/** The store's atomic claims (CertificateStore.claim / releaseClaim), for the cross-process CA election. */
+export interface CaCreationClaims {
+  claim(tenantId: string, key: string): Promise<boolean>;
+  releaseClaim(tenantId: string, key: string): Promise<void>;
+}
+
+/** How long a loser of the CA election waits for the winner to store the CA (creating one takes milliseconds). */
+const CA_ELECTION_WAIT_MS = 10_000;
+const CA_ELECTION_POLL_MS = 50;
+const CA_CREATION_CLAIM = 'create:local-ca';
+
 export interface LocalCaIssuerOptions {
   keyStore: KeyStore;
   clock: Clock;
+  /** Cross-process election of the CA's creator; without it only one process may share the KeyStore. */
+  claims?: CaCreationClaims;
+  electionWaitMs?: number;
 }
 
 export class LocalCaIssuer implements Issuer {
@@ -138,7 +153,33 @@ export class LocalCaIssuer implements Issuer {
     return pending;
   }
 
+  /**
+   * The stored CA, or one created by the winner of the election (this process, or another one
+   * that this one waits for). A winner that died before storing the CA is replaced once the
+   * losers have waited `electionWaitMs`.
+   */
   private async loadOrCreate(tenantId: string): Promise<CaMaterial> {
+    const claims = this.options.claims;
+    for (let election = 0; election < 2; election++) {
+      const stored = await this.load(tenantId);
+      if (stored) return stored;
+      if (!claims || (await claims.claim(tenantId, CA_CREATION_CLAIM))) {
+        await this.create(tenantId);
+        return (await this.load(tenantId))!; // what is stored is the CA, whoever wrote last
+      }
+      const deadline = Date.now() + (this.options.electionWaitMs ?? CA_ELECTION_WAIT_MS);
+      while (Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, CA_ELECTION_POLL_MS));
+        const created = await this.load(tenantId);
+        if (created) return created;
+      }
+      await claims.releaseClaim(tenantId, CA_CREATION_CLAIM); // the winner never stored it: elect again
+    }
+    throw new NeedsHumanError(`local CA of tenant ${tenantId}: no process managed to create it; check the key store`);
+  }
+
+  /** The stored CA; null when none is stored yet (or only a key left by a crash before its certificate). */
+  private async load(tenantId: string): Promise<CaMaterial | null> {
     const { keyStore } = this.options;
     const [keyPem, certificatePem] = await Promise.all([
       keyStore.get(tenantId, LOCAL_CA_KEY_NAME),
@@ -155,11 +196,10 @@ export class LocalCaIssuer implements Issuer {
       const key = await importKeyPair('ec-p256', keyPem, certificatePem);
       return { certificatePem, key, notAfter: new Date(new X509Certificate(certificatePem).validTo) };
     }
-    // Nothing stored (or only a key left by a crash before the certificate was written): create.
-    return this.create(tenantId);
+    return null;
   }
 
-  private async create(tenantId: string): Promise<CaMaterial> {
+  private async create(tenantId: string): Promise<void> {
     const now = this.options.clock.now().getTime();
     const key = await generateKeyPair('ec-p256');
     const notAfter = wholeSeconds(now + CA_VALIDITY_DAYS * MS_PER_DAY);
@@ -174,7 +214,6 @@ export class LocalCaIssuer implements Issuer {
     // next start overwrites; the reverse order could leave a certificate nobody can sign for.
     await this.options.keyStore.put(tenantId, LOCAL_CA_KEY_NAME, key.privateKeyPem);
     await this.options.keyStore.put(tenantId, LOCAL_CA_CERT_NAME, ca.certificatePem);
-    return { certificatePem: ca.certificatePem, key, notAfter };
   }
 }
 
