@@ -2,7 +2,7 @@
 # The test command of the README: installs what is missing, type-checks, runs every suite.
 # The suites start their own stand-ins (TLS servers on 127.0.0.x, misbehaving peers, SQLite
 # files, child processes, Pebble and pebble-challtestsrv on free loopback ports, an nginx with its
-# own prefix); the system packages they need, Debian's pebble and nginx, are installed here when
+# own prefix, network namespaces with loopback only); the system packages they need, Debian's pebble and nginx, are installed here when
 # missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +10,11 @@ cd "$(dirname "$0")/.."
 if ! command -v pebble >/dev/null || ! command -v pebble-challtestsrv >/dev/null; then
   echo "== installing Debian's pebble (the ACME test CA the ACME suites start)"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pebble
+fi
+
+if ! command -v ip >/dev/null || ! command -v unshare >/dev/null; then
+  echo "== installing iproute2 and util-linux (the network namespaces of the dual-stack and no-route tests)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2 util-linux
 fi
 
 if [ ! -x /usr/sbin/nginx ]; then

@@ -27,6 +27,7 @@ import type {
   EndpointConfig,
 } from './model';
 import { SELF_VERIFYING_TARGET_TYPES } from './model';
+import { CERTOPS_SECRET_VARIABLES, configuredSecretVariables } from '../domain/secret-variables';
 import { endpointRef } from '../pipeline/endpoints';
 import { validateExclusion, validateTimeZone } from '../domain/notification-policy';
 
@@ -150,6 +151,7 @@ function semanticErrors(raw: unknown): string[] {
   const root = asRecord(raw);
   const tenants = Array.isArray(root?.tenants) ? root.tenants : [];
   const tenantIndexById = new Map<string, number>();
+  const secretNames = new Set([...CERTOPS_SECRET_VARIABLES, ...configuredSecretVariables((root ?? {}) as Parameters<typeof configuredSecretVariables>[0])]);
 
   tenants.forEach((t, i) => {
     const tenant = asRecord(t);
@@ -210,6 +212,7 @@ function semanticErrors(raw: unknown): string[] {
     });
     errors.push(...placementErrors(`tenants[${i}]`, managed, endpoints));
     errors.push(...unverifiableErrors(`tenants[${i}]`, managed, endpoints));
+    errors.push(...reloadEnvErrors(`tenants[${i}]`, managed, secretNames));
     errors.push(...notifyPolicyErrors(`tenants[${i}].policy.notify`, asRecord(asRecord(tenant.policy)?.notify)));
   });
 
@@ -235,6 +238,24 @@ function notifyPolicyErrors(at: string, notify: Record<string, unknown> | undefi
     } catch (err) {
       errors.push(`${at}.exclude[${k}]: ${errorMessage(err)}`);
     }
+  });
+  return errors;
+}
+
+/** A reload command never receives a secret of certops (defect 4), even when the configuration names one. */
+function reloadEnvErrors(at: string, managed: unknown[], secretNames: ReadonlySet<string>): string[] {
+  const errors: string[] = [];
+  managed.forEach((m, j) => {
+    const record = asRecord(m);
+    const targets = Array.isArray(record?.targets) ? record!.targets : asRecord(record?.target) ? [record!.target] : [];
+    const where = Array.isArray(record?.targets) ? (k: number) => `targets[${k}]` : () => 'target';
+    targets.forEach((t, k) => {
+      const env = asRecord(asRecord(t)?.reload)?.env;
+      const named = Array.isArray(env) ? env.filter((n): n is string => typeof n === 'string' && secretNames.has(n)) : [];
+      if (named.length > 0) {
+        errors.push(`${at}.managedCertificates[${j}].${where(k)}.reload.env: ${named.join(', ')} ${named.length === 1 ? 'holds a secret' : 'hold secrets'} of certops, which a reload command never receives; give the command a credential of its own`);
+      }
+    });
   });
   return errors;
 }

@@ -216,3 +216,31 @@ describe('A managed certificate that nothing can verify (defect: a rotation comm
     expect(() => parseConfig(JSON.stringify(good), 'certops.json', '/tmp')).not.toThrow();
   });
 });
+
+describe('A reload command that names a secret of certops (defect 4: children inherited the whole environment)', () => {
+  const withReloadEnv = (env: string[], extra: Record<string, unknown> = {}) =>
+    aConfig({
+      ...extra,
+      tenants: [
+        {
+          id: 'acme',
+          assignee: { name: 'Dana' },
+          endpoints: [{ host: 'www.acme.example', port: 443, managed: 'www' }],
+          managedCertificates: [{ id: 'www', dnsNames: ['www.acme.example'], issuer: 'local-ca', target: { type: 'files', certFile: '/tmp/w.crt', keyFile: '/tmp/w.key', reload: { command: ['nginx', '-s', 'reload'], env } } }],
+        },
+      ],
+    });
+
+  it.each([
+    ["certops' master key", ['CERTOPS_MASTER_KEY'], {}],
+    ['an Azure client secret', ['AZURE_CLIENT_SECRET'], {}],
+    ['the webhook secret the configuration names', ['HOOK_SECRET'], { notifications: { webhook: { url: 'https://hooks.example/x', secretEnv: 'HOOK_SECRET' } } }],
+  ])('When it names %s, then the configuration is refused, naming the variable', (_what, env, extra) => {
+    const errors = errorsOf(() => parseConfig(JSON.stringify(withReloadEnv(env, extra)), 'certops.json', '/tmp'));
+    expect(errors).toEqual([expect.stringMatching(new RegExp(`target\\.reload\\.env: ${env[0]} holds a secret of certops`))]);
+  });
+
+  it('When it names ordinary variables, then it is accepted', () => {
+    expect(() => parseConfig(JSON.stringify(withReloadEnv(['SYSTEMD_UNIT', 'KUBECONFIG'])), 'certops.json', '/tmp')).not.toThrow();
+  });
+});

@@ -12,30 +12,12 @@
  * master key, and a configuration that asks for it is a mistake or an attack.
  */
 import { PermanentError } from '../../domain/errors';
+import { CERTOPS_SECRET_VARIABLES } from '../../domain/secret-variables';
 
 /** What every child gets from the parent when the parent has it. */
 export const BASE_VARIABLES: readonly string[] = ['PATH', 'LANG', 'HOME'];
 
-/**
- * Variables that hold a secret of certops or of the identity it runs as; never passed on:
- * - CERTOPS_MASTER_KEY: the key store's master key (adapters/local/sqlite-key-store.ts);
- * - CERTOPS_SERVICE_BUS: may be a connection string with a shared access key (config/settings.ts);
- * - AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PASSWORD, AZURE_PASSWORD: the credentials
- *   @azure/identity's EnvironmentCredential reads;
- * - IDENTITY_HEADER, MSI_SECRET: with them any process can get the managed identity's tokens from
- *   the App Service / Functions identity endpoint;
- * - AzureWebJobsStorage: the Functions host's storage connection string (an account key).
- */
-export const CERTOPS_SECRET_VARIABLES: readonly string[] = [
-  'CERTOPS_MASTER_KEY',
-  'CERTOPS_SERVICE_BUS',
-  'AZURE_CLIENT_SECRET',
-  'AZURE_CLIENT_CERTIFICATE_PASSWORD',
-  'AZURE_PASSWORD',
-  'IDENTITY_HEADER',
-  'MSI_SECRET',
-  'AzureWebJobsStorage',
-];
+export { CERTOPS_SECRET_VARIABLES };
 
 export interface ChildEnvironmentOptions {
   /** Values certops sets for the child itself (e.g. CERTOPS_DNS_FQDN); they win over the parent's. */
