@@ -2,10 +2,13 @@
  * The one place that picks adapters. With no Azure settings (the default) certops runs embedded:
  * SQLite store, audit log, key store and bus in the data directory, the system resolver behind
  * the config's static host map, real TLS probes, certops' own local CA and the tenants' ACME CAs,
- * files deployment and console / outbox / signed-webhook notifications. The Azure composition
+ * files deployment and console / outbox / signed-webhook notifications. The audit chains' signed
+ * heads go to their own append-only file beside the database (the head log), signed with an
+ * Ed25519 key derived from the master key; the signed webhook carries each tenant's latest head out.
+ * Only certops' user may read the data directory (0700) and its files (0600). The Azure composition
  * (composition-azure.ts) plugs the Azure adapters into the same PipelineDeps.
  */
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import type { CertopsConfig } from './config/model';
@@ -24,12 +27,17 @@ import { loadOrCreateMasterKey, SqliteKeyStore } from './adapters/local/sqlite-k
 import { SqliteAcmeOrderJournal } from './adapters/local/sqlite-order-journal';
 import { SqliteGovernanceStore } from './adapters/local/sqlite-governance-store';
 import { headSignerFrom } from './adapters/local/ed25519-head-signer';
+import { FileAuditHeadLog, HEAD_LOG_FILE } from './adapters/local/file-audit-head-log';
+import { withAuditHeads } from './adapters/local/webhook-notifier';
 import { buildIssuers, buildNotifiers, commonDeps, type NotifierOptions } from './composition-common';
 import { EnvironmentCredential } from '@azure/identity';
 import type { TokenCredential } from '@azure/core-auth';
 import { EmbeddedPipeline, embeddedRoutes } from './pipeline/embedded-pipeline';
 import type { PipelineDeps, RotationOptions } from './pipeline/stage';
 import type { StageName } from './pipeline/topology';
+
+/** The data directory: only certops' own user may list or enter it. */
+export const DATA_DIR_MODE = 0o700;
 
 export interface EmbeddedOptions {
   clock?: Clock;
@@ -71,12 +79,19 @@ export function createEmbeddedRuntime(config: CertopsConfig, options: EmbeddedOp
   const env = options.env ?? process.env;
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger();
-  mkdirSync(config.dataDir, { recursive: true });
+  // The audit, the inventory, the approvals and the master key live here: certops' user only
+  // (issue 11, defect 6). An existing directory made under a looser umask is tightened too.
+  mkdirSync(config.dataDir, { recursive: true, mode: DATA_DIR_MODE });
+  chmodSync(config.dataDir, DATA_DIR_MODE);
+  // Before the database: a master key others can read is refused before anything is written.
+  const masterKey = loadOrCreateMasterKey(config.dataDir, env);
   const databaseFile = path.join(config.dataDir, 'certops.db');
   const db = openDatabase(databaseFile);
   const store = new SqliteCertificateStore(db);
-  const masterKey = loadOrCreateMasterKey(config.dataDir, env);
   const audit = new SqliteAuditLog(db, clock, auditChainKey(masterKey));
+  // The database's write lock serializes head appends across processes sharing the directory
+  // (a `serve` and a `renew`); the heads themselves stay out of the database.
+  const auditHeads = new FileAuditHeadLog(path.join(config.dataDir, HEAD_LOG_FILE), { exclusive: (fn) => db.transaction(fn).immediate() });
   const keyStore = new SqliteKeyStore(db, masterKey);
   const bus = new SqliteEventBus(db, {
     routes: embeddedRoutes(),
@@ -85,14 +100,14 @@ export function createEmbeddedRuntime(config: CertopsConfig, options: EmbeddedOp
     ...options.bus,
   });
   const tenants = new ConfigTenantDirectory(config.tenants);
-  const { issuers, close: closeIssuers } = buildIssuers({ tenants, keyStore, journal: new SqliteAcmeOrderJournal(db), clock, env, logger });
-  const notifiers = buildNotifiers(config, {
+  const { issuers, close: closeIssuers } = buildIssuers({ tenants, keyStore, journal: new SqliteAcmeOrderJournal(db), claims: store, clock, env, logger });
+  const notifiers = withAuditHeads(buildNotifiers(config, {
     env,
     notify: options.notify,
     consoleStream: options.consoleStream,
     graphCredential: options.graphCredential ?? (env.AZURE_CLIENT_SECRET ? () => new EnvironmentCredential() : undefined),
     graphFetchOptions: options.graphFetchOptions,
-  });
+  }), (tenantId) => auditHeads.latest(tenantId));
   const outboxFile = config.notifications.outboxFile ?? null;
 
   const chosen: PipelineDeps = {
@@ -103,6 +118,7 @@ export function createEmbeddedRuntime(config: CertopsConfig, options: EmbeddedOp
     keys: keyStore,
     governance: new SqliteGovernanceStore(db),
     auditSigner: headSignerFrom(masterKey),
+    auditHeads,
     notifiers,
   };
   const deps = options.decorate ? options.decorate(chosen) : chosen;

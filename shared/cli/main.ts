@@ -8,9 +8,9 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load-config';
 import { createEmbeddedRuntime } from '../composition-root';
 import { ConfigError, errorMessage } from '../domain/errors';
-import { verifyTenantAudit } from '../pipeline/audit-heads';
+import { auditedTenants, readHeadLog, verifyTenantAudit, type HeadLogReading } from '../pipeline/audit-heads';
 import { exportOscal } from '../pipeline/oscal-export';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import type { PipelineDeps } from '../pipeline/stage';
 import { createLogger } from '../observability/logger';
 import { inventory } from '../pipeline/inventory';
@@ -25,7 +25,11 @@ import type { StageName } from '../pipeline/topology';
 const USAGE = `usage:
   certops run [--config FILE]                 one sweep of every tenant, to completion
   certops report [--config FILE] [--tenant T] [--json]
-  certops audit verify [--config FILE] [--tenant T]
+  certops audit verify [--config FILE] [--tenant T] [--head FILE]
+                                              check the audit chains against the signed head log;
+                                              --head: also against a signed head a witness kept
+                                              (the auditHead of a webhook or digest, or the OSCAL
+                                              export's signed head), saved as a JSON file
   certops audit export --format oscal --tenant T [--from ISO] [--to ISO] [--out FILE]
                                               OSCAL 1.2.1 assessment results of the tenant's evidence
   certops renew --tenant T CERTIFICATE [--reason WHY] [--config FILE]
@@ -56,6 +60,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
       from: { type: 'string' },
       to: { type: 'string' },
       out: { type: 'string' },
+      head: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -170,7 +175,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
       }
       const runtime = createEmbeddedRuntime(loadConfig(configFile), { logger, notify: false });
       try {
-        if (sub === 'verify') return await auditVerify(runtime.deps, values.tenant, print);
+        if (sub === 'verify') return await auditVerify(runtime.deps, values.tenant, print, { witnessFile: values.head });
         const doc = await exportOscal(runtime.deps, values.tenant![0], { from: values.from, to: values.to });
         const text = JSON.stringify(doc, null, 2);
         if (values.out) {
@@ -188,12 +193,49 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
   }
 }
 
-export async function auditVerify(deps: Pick<PipelineDeps, 'audit' | 'auditSigner'>, tenants: string[] | undefined, print: (text: string) => void): Promise<number> {
+/**
+ * Checks every audited tenant (or those named) and prints one line each; the head log's own
+ * problems that name no tenant get a line of their own. Each tenant is checked whatever the others'
+ * outcome; 1 when anything failed, 0 otherwise.
+ */
+export async function auditVerify(
+  deps: Pick<PipelineDeps, 'audit' | 'auditSigner' | 'auditHeads' | 'tenants'>,
+  tenants: string[] | undefined,
+  print: (text: string) => void,
+  options: { witnessFile?: string } = {},
+): Promise<number> {
   let failures = 0;
-  for (const tenant of tenants?.length ? tenants : await deps.audit.tenants()) {
-    const result = await verifyTenantAudit(deps, tenant);
-    const head = result.signedHead ? `; head signed at record ${result.signedHead.seq} (${result.signedHead.signedAt}, ${result.signedHead.keyId})` : '; no signed head yet';
-    if (result.ok) print(`audit ${tenant}: ${result.count} records, chain intact${head}`);
+  let witness: unknown;
+  if (options.witnessFile) {
+    try {
+      witness = JSON.parse(readFileSync(options.witnessFile, 'utf8'));
+    } catch (err) {
+      print(`audit: the witness head ${options.witnessFile} cannot be read as JSON: ${errorMessage(err)}`);
+      return 1;
+    }
+  }
+  let headLog: HeadLogReading | undefined;
+  try {
+    headLog = await readHeadLog(deps);
+  } catch (err) {
+    // Every tenant's check then reads it again, and each says it could not.
+    failures++;
+    print(`audit head log: UNREADABLE: ${errorMessage(err)}`);
+  }
+  for (const finding of headLog?.findings.filter((f) => f.tenantId === null) ?? []) {
+    failures++;
+    print(`audit head log: TAMPERED: ${finding.message}`);
+  }
+  const named = tenants?.length ? tenants : headLog ? await auditedTenants(deps, headLog) : await deps.audit.tenants();
+  const witnessTenant = (witness as { tenantId?: unknown } | undefined)?.tenantId;
+  const checked = typeof witnessTenant === 'string' && !named.includes(witnessTenant) ? [...named, witnessTenant] : named;
+  for (const tenant of checked) {
+    const result = await verifyTenantAudit(deps, tenant, { headLog, witness });
+    const head = result.signedHead
+      ? `; head signed at record ${result.signedHead.seq} (entry ${result.signedHead.index}, ${result.signedHead.signedAt}, ${result.signedHead.keyId})`
+      : '; no signed head yet';
+    const witnessed = result.ok && witnessTenant === tenant ? '; the witness head agrees' : '';
+    if (result.ok) print(`audit ${tenant}: ${result.count} records, chain intact${head}${witnessed}`);
     else {
       failures++;
       print(`audit ${tenant}: TAMPERED: ${result.message}`);

@@ -8,7 +8,8 @@
  * store, with its keys in any order, hashes the same.
  *
  * What the chain cannot show by itself: records removed from the END of a chain (truncation).
- * A verifier that must detect that compares the head with a hash it kept elsewhere.
+ * A verifier that must detect that compares the head with a hash it kept elsewhere: the signed
+ * heads of the head log (domain/signed-head.ts), and a head a witness kept.
  */
 import { createHash, createHmac } from 'node:crypto';
 import type { AuditRecord } from '../ports/audit-log';
@@ -76,57 +77,16 @@ export function hashAuditRecord(record: Omit<AuditRecord, 'hash'>, key?: Buffer)
   return digest.update(canonicalJson(content), 'utf8').digest('hex');
 }
 
-export type AuditChainVerdict =
-  | { ok: true; count: number }
-  | { ok: false; seq: number; problem: 'hash-mismatch' | 'broken-link' | 'sequence-gap' | 'truncated' | 'head-signature'; message: string };
-
 /**
- * A signed statement of where a tenant's chain had got to: stored apart from the chain, so that
- * records deleted from the END of the chain (which leave a shorter chain that verifies) are caught
- * by the head naming a record that is no longer there. Signed with Ed25519 (RFC 8032) over the
- * canonical JSON of (tenantId, seq, hash, signedAt); the key is not the chain's HMAC key.
+ * The outcome of checking a chain: `count` records, or the first problem. The chain alone names
+ * hash-mismatch, sequence-gap and broken-link; the checks against the signed heads
+ * (pipeline/audit-heads.ts) add truncated (records missing at the end, or the whole chain),
+ * head-signature, head-log (the head log's own chain is broken, or a line is malformed), witness (a
+ * head kept elsewhere disagrees) and unreadable (the audit could not be read at all).
  */
-export interface SignedHead {
-  tenantId: string;
-  seq: number;
-  hash: string;
-  signedAt: string;
-  keyId: string;
-  /** base64 Ed25519 signature of `signedHeadPayload`. */
-  signature: string;
-}
+export type AuditProblem = 'hash-mismatch' | 'broken-link' | 'sequence-gap' | 'truncated' | 'head-signature' | 'head-log' | 'witness' | 'unreadable';
 
-export function signedHeadPayload(head: Pick<SignedHead, 'tenantId' | 'seq' | 'hash' | 'signedAt'>): Buffer {
-  return Buffer.from(canonicalJson({ tenantId: head.tenantId, seq: head.seq, hash: head.hash, signedAt: head.signedAt }), 'utf8');
-}
-
-/**
- * The latest signed head against a chain that verified: a head whose signature does not verify is
- * named (`head-signature`); a head past the chain's last record, or naming a record whose hash
- * differs, means records were removed or rewritten at the end (`truncated`). Null: consistent.
- * Records appended after the last signing are covered by the chain alone until the next signing.
- */
-export function checkSignedHead(records: AuditRecord[], head: SignedHead | null, verifySignature: (payload: Buffer, signature: string) => boolean): AuditChainVerdict | null {
-  if (!head) return null;
-  const tenant = head.tenantId;
-  if (!verifySignature(signedHeadPayload(head), head.signature)) {
-    return { ok: false, seq: head.seq, problem: 'head-signature', message: `the signed head of tenant ${tenant} (record ${head.seq}, signed ${head.signedAt}) does not verify with key ${head.keyId}: it was altered or forged` };
-  }
-  const last = records.at(-1);
-  if (!last || last.seq < head.seq) {
-    return {
-      ok: false,
-      seq: (last?.seq ?? 0) + 1,
-      problem: 'truncated',
-      message: `records ${(last?.seq ?? 0) + 1} to ${head.seq} of tenant ${tenant} are missing: the head signed at ${head.signedAt} says the chain reached record ${head.seq}`,
-    };
-  }
-  const named = records[head.seq - 1];
-  if (!named || named.hash !== head.hash) {
-    return { ok: false, seq: head.seq, problem: 'truncated', message: `record ${head.seq} of tenant ${tenant} is not the one signed at ${head.signedAt}: the chain was cut and rewritten from there` };
-  }
-  return null;
-}
+export type AuditChainVerdict = { ok: true; count: number } | { ok: false; seq: number; problem: AuditProblem; message: string };
 
 /**
  * Verifies records in the order given (one tenant's `list`, or several tenants' interleaved: each

@@ -14,14 +14,18 @@
  * - findings: one per endpoint not in a healthy state (objective sc-17_obj not satisfied), one per
  *   rolled-back or failed rotation (cm-3_obj: satisfied when the previous certificate was verified
  *   to be served again, not satisfied otherwise).
- * - back-matter: the minimal assessment plan that `import-ap` points at (embedded, base64), and
- *   the audit chain head (seq, hash, signature) so that a reader can check the export against the
- *   tenant's chain (`certops audit verify`).
+ * - back-matter: the minimal assessment plan that `import-ap` points at (embedded, base64), the
+ *   audit chain's head at export time (seq, hash) so that a reader can match the export with the
+ *   tenant's chain, and the tenant's latest SIGNED head from the head log (domain/signed-head.ts:
+ *   its entry, predecessor, key, algorithm and signature as props, and the head itself embedded as
+ *   JSON): the export carries it out of the machine, so a copy kept by its reader is a witness for
+ *   `certops audit verify --head FILE`.
  *
  * Pure: the time comes from the input, UUIDs from the injectable `uuid` (v4 by default).
  */
 import { randomUUID } from 'node:crypto';
 import type { AuditRecord } from '../ports/audit-log';
+import { headLine, type SignedHead } from './signed-head';
 import type { ObservationRecord } from '../ports/certificate-store';
 
 export const OSCAL_VERSION = '1.2.1';
@@ -33,7 +37,6 @@ export const REVIEWED_CONTROLS = ['sc-17', 'cm-3', 'au-9'] as const;
 export interface ChainHead {
   seq: number;
   hash: string;
-  signature?: string | null;
   /** How the chain's hashes are made (domain/audit-chain.ts): keyed (the default) or plain. */
   algorithm?: 'HMAC-SHA256' | 'SHA-256';
 }
@@ -47,6 +50,8 @@ export interface AssessmentResultsInput {
   observations: ObservationRecord[];
   /** The tenant's chain head at export time (not the period's last record). */
   chainHead: ChainHead;
+  /** The tenant's latest signed head in the head log at export time; null before the first signing. */
+  signedHead?: SignedHead | null;
   /** Period start, inclusive (RFC 3339). */
   from?: string;
   /** Period end, exclusive (RFC 3339). */
@@ -108,7 +113,7 @@ export function assessmentResults(input: AssessmentResultsInput): OscalAssessmen
   const end = rfc3339(input.to ?? records[records.length - 1]?.at ?? generatedAt);
   const tenantLabel = input.tenantName ?? tenantId;
 
-  const ids = { document: uuid(), plan: uuid(), chain: uuid(), msp: uuid(), certops: uuid(), tenant: uuid(), tool: uuid(), platform: uuid(), result: uuid() };
+  const ids = { document: uuid(), plan: uuid(), chain: uuid(), signedHead: uuid(), msp: uuid(), certops: uuid(), tenant: uuid(), tool: uuid(), platform: uuid(), result: uuid() };
   const humans = new Map<string, string>();
   for (const r of records) if (!AUTOMATED_ACTOR.test(r.actor) && !humans.has(r.actor)) humans.set(r.actor, uuid());
   const tool = [{ actors: [{ type: 'tool', 'actor-uuid': ids.tool }] }];
@@ -289,13 +294,38 @@ export function assessmentResults(input: AssessmentResultsInput): OscalAssessmen
           uuid: ids.chain,
           title: line(`Audit chain head of tenant ${tenantId}: record ${input.chainHead.seq}`),
           description: `The last record of the tenant's hash-chained audit log when this document was made. Each record's hash is ${algorithm} over the RFC 8785 canonical JSON of its content and the previous record's hash; \`certops audit verify --tenant ${tenantId}\` recomputes the chain up to this head.`,
-          props: props([['chain-head-seq', input.chainHead.seq], ['chain-head-hash', input.chainHead.hash, algorithm], ['chain-head-signature', input.chainHead.signature]]),
+          props: props([['chain-head-seq', input.chainHead.seq], ['chain-head-hash', input.chainHead.hash, algorithm]]),
           rlinks: [{ href: `urn:certops:audit:${encodeURIComponent(tenantId)}:${input.chainHead.seq}`, 'media-type': 'application/json', hashes: [{ algorithm, value: input.chainHead.hash }] }],
         },
+        ...(input.signedHead ? [signedHeadResource(ids.signedHead, input.signedHead)] : []),
       ],
     },
   };
   return { 'assessment-results': pruned(ar) as OscalObject };
+}
+
+/**
+ * The latest signed head as a resource: its fields as props (what a human reads) and the head
+ * itself as embedded JSON (what `certops audit verify --head FILE` reads, byte for byte as stored
+ * in the head log).
+ */
+function signedHeadResource(id: string, head: SignedHead): OscalObject {
+  return {
+    uuid: id,
+    title: line(`Signed audit head of tenant ${head.tenantId}: record ${head.seq}, head log entry ${head.index}`),
+    description: `The latest signed head of the tenant's audit chain: entry ${head.index} of the installation's head log, which is kept apart from the records and links each entry to the one before it (\`prev\`, the SHA-256 of that entry's line). It says the chain reached record ${head.seq} with hash ${head.hash}, signed ${head.signedAt} with ${head.algorithm} key ${head.keyId} over the RFC 8785 canonical JSON of every field but the signature. Keep the embedded JSON: \`certops audit verify --head FILE\` checks that the records and the head log still hold it.`,
+    props: props([
+      ['signed-head-index', head.index],
+      ['signed-head-prev', head.prev, 'SHA-256'],
+      ['signed-head-seq', head.seq],
+      ['signed-head-hash', head.hash],
+      ['signed-head-signed-at', head.signedAt],
+      ['signed-head-key-id', head.keyId],
+      ['signed-head-algorithm', head.algorithm],
+      ['signed-head-signature', head.signature, head.algorithm],
+    ]),
+    base64: { filename: 'audit-head.json', 'media-type': 'application/json', value: Buffer.from(headLine(head), 'utf8').toString('base64') },
+  };
 }
 
 // --- certificate state -----------------------------------------------------------------------

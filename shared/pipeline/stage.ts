@@ -13,7 +13,7 @@ import type { AuditLog, AuditEntry } from '../ports/audit-log';
 import type { CertificateStore } from '../ports/certificate-store';
 import type { Deployer } from '../ports/deployer';
 import type { GovernanceStore } from '../ports/governance-store';
-import type { HeadSigner } from '../adapters/local/ed25519-head-signer';
+import type { AuditHeadLog, HeadSigner } from '../ports/audit-head-log';
 import type { CertopsMetrics } from '../observability/metrics';
 import type { DnsRecordLookup } from '../ports/dns-record-lookup';
 import type { Issuer } from '../ports/issuer';
@@ -64,8 +64,10 @@ export interface PipelineDeps {
   keys: KeyStore;
   /** Counters and gauges for /metrics (absent in tools that do not serve it). */
   metrics?: CertopsMetrics;
-  /** Signs the audit chains' heads (pipeline/audit-heads.ts). */
+  /** Signs the audit chains' heads (pipeline/audit-heads.ts): Ed25519 on one machine, a Key Vault key on Azure. */
   auditSigner: HeadSigner;
+  /** The signed heads, apart from the records: a file beside the database, an immutable Blob container on Azure. */
+  auditHeads: AuditHeadLog;
   /** Raised gates, override outcomes, L2 approvals, snoozes and the digest queue. */
   governance: GovernanceStore;
   /** Public address of the API, for the action links in notifications (none: no links). */

@@ -5,8 +5,12 @@
  *
  * Contract: `append` is atomic per tenant (sequence numbers are dense, from 1, without gaps, even
  * under concurrent appends). There is no update or delete.
+ *
+ * The signed heads that make a cut at the end of a chain detectable are not kept here: they go to
+ * their own log, apart from the records (ports/audit-head-log.ts), so that whoever can rewrite the
+ * records' store does not hold the heads too.
  */
-import type { AuditChainVerdict, SignedHead } from '../domain/audit-chain';
+import type { AuditChainVerdict } from '../domain/audit-chain';
 export interface AuditEntry {
   kind: string;
   /** Who or what acted: a stage name, `human:<email>`, `cli`. */
@@ -33,8 +37,4 @@ export interface AuditLog {
   tenants(): Promise<string[]>;
   /** Where the tenant's chain ends now (its last record's seq and hash); null when it is empty. Cheap: no record is read. */
   tip(tenantId: string): Promise<{ seq: number; hash: string } | null>;
-  /** The latest signed head of the tenant's chain (kept apart from the records); null before the first signing. */
-  getSignedHead(tenantId: string): Promise<SignedHead | null>;
-  /** Replaces the tenant's signed head (a newer one; the caller signs). */
-  putSignedHead(head: SignedHead): Promise<void>;
 }

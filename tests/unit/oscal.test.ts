@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { GENESIS_HASH, hashAuditRecord } from '../../shared/domain/audit-chain';
+import { headLine, type SignedHead } from '../../shared/domain/signed-head';
 import { finding } from '../../shared/domain/finding';
 import { assessmentResults, filterPeriod, isAutomatedAction, type AssessmentResultsInput } from '../../shared/domain/oscal';
 import type { AuditEntry, AuditRecord } from '../../shared/ports/audit-log';
@@ -100,6 +101,14 @@ function demoObservations(): ObservationRecord[] {
   ];
 }
 
+/** The tenant's latest signed head naming `record` (its signature is not checked here). */
+function aSignedHead(record: AuditRecord): SignedHead {
+  return {
+    index: 7, prev: 'ab'.repeat(32), tenantId: record.tenantId, seq: record.seq, hash: record.hash,
+    signedAt: '2026-03-02T23:55:00.000Z', keyId: 'ed25519:1a3efd579309189a', algorithm: 'Ed25519', signature: Buffer.alloc(64, 3).toString('base64'),
+  };
+}
+
 /** Deterministic v4 UUIDs. */
 function counterUuid(): () => string {
   let n = 0;
@@ -111,7 +120,8 @@ function anExport(overrides: Partial<AssessmentResultsInput> = {}) {
   const head = records[records.length - 1];
   return assessmentResults({
     tenantId: TENANT, tenantName: 'Contoso Ltd', records, observations: demoObservations(),
-    chainHead: { seq: head?.seq ?? 0, hash: head?.hash ?? GENESIS_HASH, signature: 'eyJhbGciOiJFUzI1NiJ9.head.sig' },
+    chainHead: { seq: head?.seq ?? 0, hash: head?.hash ?? GENESIS_HASH },
+    signedHead: head ? aSignedHead(head) : null,
     generatedAt: new Date('2026-03-03T00:00:00Z'), toolVersion: '0.1.0', mspName: 'Fabrikam MSP', uuid: counterUuid(),
     ...overrides,
   });
@@ -232,15 +242,36 @@ describe('the OSCAL Assessment Results export', () => {
     expect(linked.map((o: Json) => o.title.split(' ')[0])).toEqual(['Rotation', 'gate.decided']);
   });
 
-  test('When exported, then the chain head (seq, hash, signature) is a back-matter resource', () => {
+  test('When exported, then the chain head (seq, hash) is a back-matter resource', () => {
     const records = aDemoRun();
     const head = records[records.length - 1];
     const resources: Json[] = (anExport({ records }) as Json)['assessment-results']['back-matter'].resources;
     const chain = resources.find((r) => propValues(r, 'chain-head-hash').length)!;
     expect(propValues(chain, 'chain-head-hash')).toEqual([head.hash]);
     expect(propValues(chain, 'chain-head-seq')).toEqual([String(head.seq)]);
-    expect(propValues(chain, 'chain-head-signature')).toEqual(['eyJhbGciOiJFUzI1NiJ9.head.sig']);
     expect(chain.rlinks[0].hashes).toEqual([{ algorithm: 'HMAC-SHA256', value: head.hash }]);
+  });
+
+  test('When exported, then the signed head from the head log is a resource: its entry, predecessor, key and signature, and the head itself as JSON a witness can keep', () => {
+    const records = aDemoRun();
+    const signed = aSignedHead(records[records.length - 1]);
+    const doc = anExport({ records, signedHead: signed }) as Json;
+    expect(oscalErrors(doc)).toEqual([]);
+    const resource = (doc['assessment-results']['back-matter'].resources as Json[]).find((r) => propValues(r, 'signed-head-signature').length)!;
+
+    expect(resource.title).toBe(`Signed audit head of tenant ${TENANT}: record ${signed.seq}, head log entry 7`);
+    expect(propValues(resource, 'signed-head-index')).toEqual(['7']);
+    expect(propValues(resource, 'signed-head-prev')).toEqual([signed.prev]);
+    expect(propValues(resource, 'signed-head-key-id')).toEqual([signed.keyId]);
+    expect(propValues(resource, 'signed-head-algorithm')).toEqual(['Ed25519']);
+    expect(propValues(resource, 'signed-head-signature')).toEqual([signed.signature]);
+    expect(Buffer.from(resource.base64.value, 'base64').toString('utf8')).toBe(headLine(signed));
+  });
+
+  test('When no head was signed yet, then the document has no signed-head resource and is still valid', () => {
+    const doc = anExport({ signedHead: null }) as Json;
+    expect(oscalErrors(doc)).toEqual([]);
+    expect((doc['assessment-results']['back-matter'].resources as Json[]).some((r) => propValues(r, 'signed-head-signature').length)).toBe(false);
   });
 
   test('When a period is given, then only its records and observations are in the document, and the result spans exactly the period', () => {

@@ -21,6 +21,10 @@
  * n - 1 was read), and nothing deletes, so seqs have no gaps. Within one instance, appends of a
  * tenant are queued, so the races are between instances only.
  *
+ * Signed heads are not kept here (they were, as a `signed-head` document per partition, which
+ * anyone able to write the container could replace): they go to the head log, an immutable Blob
+ * container (adapters/azure/blob-audit-head-log.ts). Old `signed-head` documents are ignored.
+ *
  * `verify` also compares the head with the records: records deleted from the end of the chain,
  * which the chain alone cannot show (domain/audit-chain.ts), are named when the head is ahead of
  * them, and a chain rewritten (with the key) from some record on is named when the record at the
@@ -35,7 +39,6 @@ import {
   hashAuditRecord,
   verifyAuditChain,
   type AuditChainVerdict,
-  type SignedHead,
 } from '../../domain/audit-chain';
 import { RetryableError } from '../../domain/errors';
 import type { AuditEntry, AuditLog, AuditRecord } from '../../ports/audit-log';
@@ -43,8 +46,6 @@ import { CONFLICT, NOT_FOUND, PRECONDITION_FAILED, cosmosStatus } from './cosmos
 import { AUDIT_HEAD_TYPE, CosmosPlatformAdmin } from './cosmos-platform-admin';
 
 const HEAD_ID = 'head';
-const SIGNED_HEAD_ID = 'signed-head';
-const SIGNED_HEAD_TYPE = 'signed-head';
 const RECORD_TYPE = 'record';
 /**
  * How long one append may keep losing races before giving up (RetryableError → redelivery). Each
@@ -275,16 +276,6 @@ export class CosmosAuditLog implements AuditLog {
   async tip(tenantId: string): Promise<{ seq: number; hash: string } | null> {
     const head = await this.readHead(tenantId);
     return head && head.seq > 0 ? { seq: head.seq, hash: head.hash } : null;
-  }
-
-  /** The signed head: its own document in the tenant's partition, never touched by appends. */
-  async getSignedHead(tenantId: string): Promise<SignedHead | null> {
-    const response = await this.audit.item(SIGNED_HEAD_ID, tenantId).read<{ head: SignedHead }>();
-    return response.statusCode === NOT_FOUND || !response.resource ? null : response.resource.head;
-  }
-
-  async putSignedHead(head: SignedHead): Promise<void> {
-    await this.audit.items.upsert({ id: SIGNED_HEAD_ID, tenantId: head.tenantId, type: SIGNED_HEAD_TYPE, head });
   }
 
   private async readHead(tenantId: string): Promise<HeadDocument | null> {

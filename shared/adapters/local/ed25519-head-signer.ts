@@ -1,23 +1,22 @@
 /**
  * Signs audit chain heads with Ed25519 (RFC 8032), a key derived (HKDF-SHA256, its own info
- * string) from the installation's secret: the master key on one machine, the audit chain key kept
- * in Key Vault on Azure. The public key is shown with every verification, so a copy of it kept
- * elsewhere lets anyone check a head without the secret.
+ * string) from the installation's secret: the embedded runtime's master key. Acceptable on one
+ * machine because the heads no longer live in the database beside the records (the head log is
+ * its own file) and the latest head leaves the machine (webhook, digest, OSCAL export), where a
+ * copy of the public key checks it without the secret. On Azure the heads are signed in Key Vault
+ * instead (adapters/azure/key-vault-head-signer.ts).
  */
-import { createPrivateKey, createPublicKey, createHash, hkdfSync, sign, verify, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, hkdfSync, sign, verify, type KeyObject } from 'node:crypto';
+import type { HeadSigner } from '../../ports/audit-head-log';
+
+export type { HeadSigner } from '../../ports/audit-head-log';
 
 /** PKCS#8 prefix of an Ed25519 private key (RFC 8410 §7): the 32-byte seed follows. */
 const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 
-export interface HeadSigner {
-  readonly keyId: string;
-  readonly publicKeyPem: string;
-  sign(payload: Buffer): string;
-  verify(payload: Buffer, signature: string): boolean;
-}
-
 export class Ed25519HeadSigner implements HeadSigner {
   readonly keyId: string;
+  readonly algorithm = 'Ed25519' as const;
   readonly publicKeyPem: string;
   private readonly privateKey: KeyObject;
   private readonly publicKey: KeyObject;
@@ -30,11 +29,13 @@ export class Ed25519HeadSigner implements HeadSigner {
     this.keyId = `ed25519:${createHash('sha256').update(this.publicKey.export({ type: 'spki', format: 'der' })).digest('hex').slice(0, 16)}`;
   }
 
-  sign(payload: Buffer): string {
+  async sign(payload: Buffer): Promise<string> {
     return sign(null, payload, this.privateKey).toString('base64');
   }
 
-  verify(payload: Buffer, signature: string): boolean {
+  async verify(payload: Buffer, signature: string, keyId: string): Promise<boolean> {
+    // One key per installation: a head naming another key was not signed here.
+    if (keyId !== this.keyId) return false;
     try {
       return verify(null, payload, this.publicKey, Buffer.from(signature, 'base64'));
     } catch {

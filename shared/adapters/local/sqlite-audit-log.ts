@@ -8,7 +8,7 @@
 import { hkdfSync } from 'node:crypto';
 import type { Statement, Transaction } from 'better-sqlite3';
 import type { Clock } from '../../domain/clock';
-import { GENESIS_HASH, canonicalJson, hashAuditRecord, verifyAuditChain, type AuditChainVerdict, type SignedHead } from '../../domain/audit-chain';
+import { GENESIS_HASH, canonicalJson, hashAuditRecord, verifyAuditChain, type AuditChainVerdict } from '../../domain/audit-chain';
 import type { AuditEntry, AuditLog, AuditRecord } from '../../ports/audit-log';
 import type { Database } from './sqlite-database';
 
@@ -102,15 +102,6 @@ export class SqliteAuditLog implements AuditLog {
 
   async tip(tenantId: string): Promise<{ seq: number; hash: string } | null> {
     return (this.selectHead.get(tenantId) as { seq: number; hash: string } | undefined) ?? null;
-  }
-
-  async getSignedHead(tenantId: string): Promise<SignedHead | null> {
-    const row = this.db.prepare('SELECT record FROM audit_signed_heads WHERE tenant_id = ?').get(tenantId) as { record: string } | undefined;
-    return row ? (JSON.parse(row.record) as SignedHead) : null;
-  }
-
-  async putSignedHead(head: SignedHead): Promise<void> {
-    this.db.prepare('INSERT INTO audit_signed_heads (tenant_id, record) VALUES (?, ?) ON CONFLICT (tenant_id) DO UPDATE SET record = excluded.record').run(head.tenantId, JSON.stringify(head));
   }
 }
 

@@ -2,7 +2,11 @@
  * The embedded runtime's one SQLite file: opened once by the composition root and shared by the
  * SQLite adapters (certificate store, key store, audit log, event bus).
  *
- * Observes: the file's `schema_version`. Decides: which migrations still have to run.
+ * Observes: the file's `schema_version` and its mode. Decides: which migrations still have to run,
+ * and that only certops' own user may read the file (issue 11, defect 6: the audit, the inventory
+ * and the approvals are in it). The file is created 0600 before SQLite opens it, because SQLite
+ * gives its -wal and -shm files the database file's own mode (https://sqlite.org/tempfiles.html;
+ * unixOpen's findCreateFileMode); an existing file and those beside it are set to 0600 as well.
  *
  * Pragmas, and why:
  * - `journal_mode = WAL`: readers never block the writer, and a committed transaction survives a
@@ -193,7 +197,20 @@ const MIGRATIONS: Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    // The heads moved to their own append-only log beside the database (adapters/local/
+    // file-audit-head-log.ts). The rows are not carried over: they lived in the very file whose
+    // truncation they were meant to reveal, replaceable by whoever can write it (issue 11, defect
+    // 1), so copying them into the log would lend them a trust they never had. The first signing
+    // after the upgrade (the next sweep's end, or five minutes) signs every chain's tip afresh.
+    version: 6,
+    description: 'the signed heads leave the database for the head log',
+    sql: `DROP TABLE IF EXISTS audit_signed_heads;`,
+  },
 ];
+
+/** Only certops' own user may read or write the database and its -wal and -shm files. */
+export const DATABASE_FILE_MODE = 0o600;
 
 /** The schema version this code expects; a file with a newer one was written by a newer certops. */
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
@@ -204,7 +221,10 @@ export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
  * this code (downgrades are refused rather than guessed).
  */
 export function openDatabase(filePath: string): Database {
-  if (filePath !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(filePath)), { recursive: true });
+  if (filePath !== ':memory:') {
+    fs.mkdirSync(path.dirname(path.resolve(filePath)), { recursive: true, mode: 0o700 });
+    restrictToOwner(filePath);
+  }
   const db = new BetterSqlite3(filePath);
   try {
     db.pragma('journal_mode = WAL');
@@ -216,6 +236,21 @@ export function openDatabase(filePath: string): Database {
   } catch (err) {
     db.close();
     throw err;
+  }
+}
+
+/**
+ * Creates the database file 0600 when absent (before SQLite does, with its default 0644), and sets
+ * an existing one, and the -wal and -shm files a previous run left, to 0600.
+ */
+function restrictToOwner(filePath: string): void {
+  fs.closeSync(fs.openSync(filePath, 'a', DATABASE_FILE_MODE));
+  for (const file of [filePath, `${filePath}-wal`, `${filePath}-shm`]) {
+    try {
+      fs.chmodSync(file, DATABASE_FILE_MODE);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
   }
 }
 

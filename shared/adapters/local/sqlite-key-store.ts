@@ -13,7 +13,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Statement } from 'better-sqlite3';
-import { CertopsError } from '../../domain/errors';
+import { CertopsError, ConfigError } from '../../domain/errors';
 import type { KeyStore } from '../../ports/key-store';
 import type { Database } from './sqlite-database';
 
@@ -84,23 +84,36 @@ function associatedData(tenantId: string, name: string): Buffer {
   return Buffer.from(JSON.stringify([tenantId, name]), 'utf8');
 }
 
+/** Permission bits of group and others: a master key with any of them set is refused. */
+const NOT_OWNER_BITS = 0o077;
+
 /**
  * The master key: base64 `CERTOPS_MASTER_KEY` (32 bytes) when set; otherwise `<dataDir>/master.key`
  * (base64 text), created with mode 0600 on first use. Throws when either holds a key of the wrong
- * length: a truncated key would otherwise surface later as "wrong master key".
+ * length: a truncated key would otherwise surface later as "wrong master key". Refuses a key file
+ * that anyone but its owner may read or write (issue 11, defect 6), as ssh refuses such a private
+ * key: it unlocks every key and the audit chain, and fixing its mode silently would hide that it
+ * was exposed. The message says how to fix it.
  */
 export function loadOrCreateMasterKey(dataDir: string, env: NodeJS.ProcessEnv): Buffer {
   const fromEnv = env[MASTER_KEY_ENV];
   if (fromEnv !== undefined && fromEnv.trim() !== '') return decodeKey(fromEnv, MASTER_KEY_ENV);
 
   const file = path.join(dataDir, MASTER_KEY_FILE);
-  fs.mkdirSync(dataDir, { recursive: true });
+  fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   try {
     // 'wx': create only if absent, so two processes starting together never overwrite each other's key.
     fs.writeFileSync(file, `${randomBytes(KEY_BYTES).toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
     fs.chmodSync(file, 0o600);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  const mode = fs.statSync(file).mode & 0o777;
+  if ((mode & NOT_OWNER_BITS) !== 0) {
+    throw new ConfigError(file, [
+      `the master key can be read or written by users other than its owner (mode ${mode.toString(8).padStart(4, '0')}); certops refuses to use it. ` +
+        `Run: chmod 600 ${file} (and consider it exposed: anyone who read it can read every stored key)`,
+    ]);
   }
   return decodeKey(fs.readFileSync(file, 'utf8'), file);
 }

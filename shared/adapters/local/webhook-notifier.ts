@@ -9,12 +9,20 @@
  * Binding the timestamp into the MAC is what makes the replay window enforceable: an attacker who
  * captured a request cannot refresh its timestamp without the secret.
  *
+ * The body is the notification's JSON plus `auditHead`: the tenant's latest signed audit head
+ * (domain/signed-head.ts) when the certops sending it keeps a head log, so every receiver is a
+ * witness of where the tenant's audit stood; a copy saved as a file checks the audit later with
+ * `certops audit verify --head FILE` (the way Certificate Transparency monitors keep signed tree
+ * heads). A head log that cannot be read does not hold the notification back: the head is sent as
+ * null, and the next notification carries it.
+ *
  * Errors: network failures, timeouts, 408, 429 and 5xx are RetryableError; other 3xx/4xx are
  * PermanentError (the URL or the receiver's configuration is wrong). Messages name only the URL's
  * origin (webhook URLs often carry a token in the path) and never the secret.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../../domain/clock';
+import type { SignedHead } from '../../domain/signed-head';
 import { systemClock } from '../../domain/clock';
 import { PermanentError, RetryableError, errorMessage } from '../../domain/errors';
 import type { Notification, Notifier } from '../../ports/notifier';
@@ -32,7 +40,12 @@ export interface WebhookNotifierOptions {
   secret: string;
   timeoutMs?: number;
   clock?: Clock;
+  /** The tenant's latest signed audit head, sent with every notification as `auditHead`. */
+  latestAuditHead?: (tenantId: string) => Promise<SignedHead | null>;
 }
+
+/** The JSON body a receiver gets. */
+export type WebhookPayload = Notification & { auditHead?: SignedHead | null };
 
 export class WebhookNotifier implements Notifier {
   readonly channel = 'webhook';
@@ -45,8 +58,16 @@ export class WebhookNotifier implements Notifier {
     this.clock = options.clock ?? systemClock;
   }
 
+  /** The same channel, sending each tenant's latest signed audit head along (composition roots). */
+  withAuditHeads(latestAuditHead: (tenantId: string) => Promise<SignedHead | null>): WebhookNotifier {
+    return new WebhookNotifier({ ...this.options, clock: this.clock, latestAuditHead });
+  }
+
   async send(notification: Notification): Promise<void> {
-    const body = JSON.stringify(notification);
+    const payload: WebhookPayload = this.options.latestAuditHead
+      ? { ...notification, auditHead: await this.options.latestAuditHead(notification.tenantId).catch(() => null) }
+      : notification;
+    const body = JSON.stringify(payload);
     const timestamp = Math.floor(this.clock.now().getTime() / 1000).toString();
     const where = origin(this.options.url);
     let response: Response;
@@ -109,4 +130,9 @@ function origin(url: string): string {
   } catch {
     return '(invalid URL)';
   }
+}
+
+/** `notifiers` with every signed webhook among them sending the tenant's latest audit head. */
+export function withAuditHeads(notifiers: readonly Notifier[], latestAuditHead: (tenantId: string) => Promise<SignedHead | null>): Notifier[] {
+  return notifiers.map((n) => (n instanceof WebhookNotifier ? n.withAuditHeads(latestAuditHead) : n));
 }
