@@ -5,7 +5,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ConsoleNotifier } from '../../shared/adapters/local/console-notifier';
 import { OutboxNotifier } from '../../shared/adapters/local/outbox-notifier';
-import { WebhookNotifier, signWebhook, verifyWebhookSignature } from '../../shared/adapters/local/webhook-notifier';
+import { WebhookNotifier, signWebhook, verifyWebhookSignature, withAuditHeads, type WebhookPayload } from '../../shared/adapters/local/webhook-notifier';
+import { headSignerFrom } from '../../shared/adapters/local/ed25519-head-signer';
+import { FileAuditHeadLog } from '../../shared/adapters/local/file-audit-head-log';
+import { HEAD_LOG_GENESIS, signedHeadPayload, type SignedHead } from '../../shared/domain/signed-head';
 import { fixedClock } from '../../shared/domain/clock';
 import { PermanentError, RetryableError } from '../../shared/domain/errors';
 import type { Notification } from '../../shared/ports/notifier';
@@ -106,6 +109,44 @@ describe('WebhookNotifier', () => {
       expect(got.headers['x-certops-id']).toBe(n.id);
       expect(got.headers['x-certops-signature']).toMatch(/^sha256=[0-9a-f]{64}$/);
       expect(JSON.parse(got.body)).toEqual(n);
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  it("When the tenant's audit has a signed head, then the signed body carries it as auditHead, the head the head log holds", async () => {
+    const receiver = await startReceiver(204);
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'certops-webhook-head-'));
+    try {
+      const log = new FileAuditHeadLog(path.join(dir, 'audit-heads.jsonl'));
+      const signer = headSignerFrom(Buffer.alloc(32, 5));
+      const n = aNotification();
+      const unsigned = { index: 1, prev: HEAD_LOG_GENESIS, tenantId: n.tenantId, seq: 12, hash: 'cd'.repeat(32), signedAt: '2026-03-01T00:05:00.000Z', keyId: signer.keyId, algorithm: signer.algorithm };
+      const head: SignedHead = { ...unsigned, signature: await signer.sign(signedHeadPayload(unsigned)) };
+      await log.append(head);
+      const [webhook] = withAuditHeads([new WebhookNotifier({ url: receiver.url, secret: SECRET })], (tenantId) => log.latest(tenantId));
+
+      await webhook.send(n);
+
+      const [got] = receiver.received;
+      expect(got.signatureValid).toBe(true);
+      const body = JSON.parse(got.body) as WebhookPayload;
+      expect(body).toEqual({ ...n, auditHead: head });
+      expect(await signer.verify(signedHeadPayload(body.auditHead!), body.auditHead!.signature, body.auditHead!.keyId)).toBe(true);
+    } finally {
+      await receiver.close();
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('When the head log cannot be read, then the notification still goes out, with auditHead null', async () => {
+    const receiver = await startReceiver(204);
+    try {
+      const [webhook] = withAuditHeads([new WebhookNotifier({ url: receiver.url, secret: SECRET })], async () => {
+        throw new Error('EIO');
+      });
+      await webhook.send(aNotification());
+      expect(JSON.parse(receiver.received[0].body)).toMatchObject({ auditHead: null });
     } finally {
       await receiver.close();
     }

@@ -1,5 +1,14 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createEmbeddedRuntime } from '../../shared/composition-root';
 import { buildDigest, DIGEST_MAX_LINES, type DigestEntry } from '../../shared/domain/digest';
-import type { Notification } from '../../shared/ports/notifier';
+import { headLine } from '../../shared/domain/signed-head';
+import { createLogger } from '../../shared/observability/logger';
+import { signAuditHeads } from '../../shared/pipeline/audit-heads';
+import { sendDigests } from '../../shared/pipeline/digest-job';
+import type { Notification, Notifier } from '../../shared/ports/notifier';
+import { aTestConfig } from '../support/config-builders';
 import { aNotification } from '../support/notification-builders';
 
 
@@ -142,5 +151,36 @@ describe('buildDigest', () => {
     expect(() => buildDigest('acme', [anItem('n1', '2026-03-28T22:00:00.000Z'), stray], NOW, DANA)).toThrow(
       /digest item g1 belongs to tenant globex, not acme/,
     );
+  });
+});
+
+describe('sendDigests', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'certops-digest-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("When a digest goes out, then it carries the tenant's latest signed audit head, as the head log holds it", async () => {
+    const sent: Notification[] = [];
+    const recorder: Notifier = { channel: 'recorder', send: async (n) => void sent.push(n) };
+    const runtime = createEmbeddedRuntime(aTestConfig(dir, { tenants: [{ id: 'acme', assignee: { name: 'Dana' }, endpoints: [] }] as never }), {
+      notify: false,
+      logger: createLogger({ level: 'silent' }),
+      decorate: (deps) => ({ ...deps, notifiers: [recorder] }),
+    });
+    try {
+      await runtime.deps.audit.append('acme', { kind: 'certificate.discovered', actor: 'stage:discover', correlationId: 'c', data: {} });
+      const [head] = await signAuditHeads(runtime.deps);
+      await runtime.deps.governance.queueDigest({ tenantId: 'acme', id: 'n1', queuedAt: '2026-03-28T22:15:00.000Z', notification: aNotification({ id: 'n1' }) });
+
+      expect(await sendDigests(runtime.deps)).toEqual([{ tenantId: 'acme', items: 1 }]);
+
+      expect(sent).toHaveLength(1);
+      expect(sent[0].facts.auditHead).toBe(headLine(head));
+      expect(JSON.parse(String(sent[0].facts.auditHead))).toMatchObject({ tenantId: 'acme', seq: 1, index: 1 });
+    } finally {
+      await runtime.close();
+    }
   });
 });
