@@ -16,6 +16,13 @@
  * (soft delete: the name stays taken, a PUT answers 409 until it is purged), GET/DELETE
  * /deletedsecrets/{name}.
  *
+ * Keys (for the audit head signer; shapes of keys.json in the 2025-07-01 swagger): POST
+ * /keys/{name}/create (EC P-256 only; every create is a new version), GET /keys/{name}[/{version}]
+ * (the public JWK only: `d` never leaves, as in the service), POST /keys/{name}/{version}/sign with
+ * ES256 over a SHA-256 digest (`value` base64url; the answer's `value` is r‖s, base64url), refused
+ * when the version lacks the `sign` operation or is disabled. Node signs only what it hashes itself,
+ * so the stub computes ECDSA over the given digest with the curve arithmetic written out below.
+ *
  * Auth: a request without a bearer token gets 401 and the challenge
  * `WWW-Authenticate: Bearer authorization="https://login.microsoftonline.com/TENANT", resource="https://vault.azure.net"`;
  * only the configured token is accepted. Every request is recorded.
@@ -24,7 +31,7 @@
  */
 import 'reflect-metadata';
 import { execFileSync } from 'node:child_process';
-import { X509Certificate, createHash, createPrivateKey, createPublicKey, randomUUID } from 'node:crypto';
+import { X509Certificate, createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
 import * as fs from 'node:fs';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -113,6 +120,19 @@ interface SecretVersion {
   managed: boolean;
 }
 
+interface KeyVersion {
+  version: string;
+  publicJwk: { kty: 'EC'; crv: 'P-256'; x: string; y: string };
+  /** The private scalar: used by `sign` only, never in an answer. */
+  d: bigint;
+  publicKey: KeyObject;
+  keyOps: string[];
+  enabled: boolean;
+  created: number;
+  updated: number;
+  tags?: Record<string, string>;
+}
+
 interface SecretEntry {
   versions: SecretVersion[];
   deleted?: { on: number };
@@ -135,6 +155,8 @@ export interface KeyVaultStub {
   /** Test access to stored state (what the real service would not tell). */
   secretVersions(name: string): Array<{ version: string; enabled: boolean; contentType?: string; tags?: Record<string, string> }>;
   certificateVersions(name: string): Array<{ version: string; enabled: boolean; thumbprint: string }>;
+  /** The versions of a key, with their public keys (for tests that verify signatures themselves). */
+  keyVersions(name: string): Array<{ version: string; kid: string; publicKeyPem: string; keyOps: string[] }>;
   close(): Promise<void>;
 }
 
@@ -146,6 +168,7 @@ export async function startKeyVaultStub(options: KeyVaultStubOptions = {}): Prom
   const tls = await localhostTlsMaterial('certops test Key Vault stub CA');
   const certs = new Map<string, CertEntry>();
   const secrets = new Map<string, SecretEntry>();
+  const keys = new Map<string, KeyVersion[]>();
   const requests: KeyVaultStubRequest[] = [];
   let failures: { status: number; times: number } | null = null;
   let base = '';
@@ -414,6 +437,57 @@ export async function startKeyVaultStub(options: KeyVaultStubOptions = {}): Prom
     return { status: 200, body: secretJson(name, s, false) };
   };
 
+  // --- keys ---------------------------------------------------------------------------------
+  const keyId = (name: string, version: string) => `${base}/keys/${name}/${version}`;
+  const keyBundle = (name: string, k: KeyVersion) => ({
+    key: { kid: keyId(name, k.version), kty: 'EC', key_ops: k.keyOps, crv: 'P-256', x: k.publicJwk.x, y: k.publicJwk.y },
+    attributes: { enabled: k.enabled, created: k.created, updated: k.updated, recoveryLevel: 'Recoverable+Purgeable', recoverableDays: 90, exportable: false },
+    ...(k.tags ? { tags: k.tags } : {}),
+  });
+  const notFoundKey = (name: string) =>
+    kvError(404, 'KeyNotFound', `A key with (name/id) ${name} was not found in this key vault. If you recently deleted this key you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182`);
+  const findKey = (name: string, version: string) => {
+    const versions = keys.get(name) ?? [];
+    return version ? versions.find((k) => k.version === version) : versions[versions.length - 1];
+  };
+
+  const createKey = (name: string, body: { kty?: string; crv?: string; key_ops?: string[]; attributes?: { enabled?: boolean }; tags?: Record<string, string> }): Answer => {
+    if (body.kty !== 'EC' && body.kty !== 'EC-HSM') return kvError(400, 'BadParameter', `The stub creates EC keys only (kty ${String(body.kty)}).`);
+    if ((body.crv ?? 'P-256') !== 'P-256') return kvError(400, 'BadParameter', `The stub creates P-256 keys only (crv ${String(body.crv)}).`);
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const jwk = privateKey.export({ format: 'jwk' }) as { x: string; y: string; d: string };
+    const t = now();
+    const k: KeyVersion = {
+      version: hexId(),
+      publicJwk: { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y },
+      d: BigInt(`0x${Buffer.from(jwk.d, 'base64url').toString('hex')}`),
+      publicKey,
+      keyOps: body.key_ops ?? ['sign', 'verify'],
+      enabled: body.attributes?.enabled ?? true,
+      created: t,
+      updated: t,
+      tags: body.tags,
+    };
+    keys.set(name, [...(keys.get(name) ?? []), k]);
+    return { status: 200, body: keyBundle(name, k) };
+  };
+
+  const getKey = (name: string, version: string): Answer => {
+    const k = findKey(name, version);
+    return k ? { status: 200, body: keyBundle(name, k) } : notFoundKey(version ? `${name}/${version}` : name);
+  };
+
+  const signWithKey = (name: string, version: string, body: { alg?: string; value?: string }): Answer => {
+    const k = findKey(name, version);
+    if (!k || !version) return notFoundKey(`${name}/${version}`);
+    if (!k.enabled) return kvError(403, 'Forbidden', `Operation sign is not allowed on a disabled key.`);
+    if (!k.keyOps.includes('sign')) return kvError(403, 'Forbidden', `Operation sign is not permitted on this key.`);
+    if (body.alg !== 'ES256') return kvError(400, 'BadParameter', `Invalid algorithm ${String(body.alg)} for key type EC P-256 (the stub signs ES256).`);
+    const digest = Buffer.from(body.value ?? '', 'base64url');
+    if (digest.length !== 32) return kvError(400, 'BadParameter', 'The digest of an ES256 signature is 32 bytes (SHA-256).');
+    return { status: 200, body: { kid: keyId(name, k.version), value: ecdsaP256Sign(k.d, digest).toString('base64url') } };
+  };
+
   const deletedSecretJson = (name: string, entry: SecretEntry) => ({
     recoveryId: `${base}/deletedsecrets/${name}`,
     deletedDate: entry.deleted!.on,
@@ -446,6 +520,11 @@ export async function startKeyVaultStub(options: KeyVaultStubOptions = {}): Prom
       }
       if (segments.length <= 3 && method === 'GET') return getSecret(name, third ?? '');
       if (segments.length <= 3 && method === 'PATCH') return patchSecret(name, third ?? '', b);
+    }
+    if (collection === 'keys' && name) {
+      if (third === 'create' && fourth === undefined && method === 'POST') return createKey(name, b);
+      if (fourth === 'sign' && method === 'POST') return signWithKey(name, third ?? '', b);
+      if (segments.length <= 3 && method === 'GET') return getKey(name, third ?? '');
     }
     if (collection === 'deletedsecrets' && name) {
       const entry = secrets.get(name);
@@ -526,6 +605,8 @@ export async function startKeyVaultStub(options: KeyVaultStubOptions = {}): Prom
     },
     secretVersions: (name) => (secrets.get(name)?.versions ?? []).map((s) => ({ version: s.version, enabled: s.enabled, contentType: s.contentType, tags: s.tags })),
     certificateVersions: (name) => (certs.get(name)?.versions ?? []).map((v) => ({ version: v.version, enabled: v.enabled, thumbprint: x5t(v.der) })),
+    keyVersions: (name) =>
+      (keys.get(name) ?? []).map((k) => ({ version: k.version, kid: keyId(name, k.version), publicKeyPem: k.publicKey.export({ type: 'spki', format: 'pem' }).toString(), keyOps: k.keyOps })),
     close: () =>
       new Promise<void>((resolve) => {
         agent.destroy();
@@ -706,4 +787,51 @@ function readPkcs12(pfx: Buffer, password: string): string {
     fs.writeFileSync(input, pfx, { mode: 0o600 });
     return execFileSync('openssl', ['pkcs12', '-in', input, '-passin', `pass:${password}`, '-nodes'], { stdio: 'pipe' }).toString();
   });
+}
+
+// --- ECDSA over a given digest (what Key Vault's sign does; node:crypto hashes what it signs) ---
+
+/** NIST P-256 (FIPS 186-5 / SEC 2 secp256r1). */
+const P256 = {
+  p: 0xffffffff00000001000000000000000000000000ffffffffffffffffffffffffn,
+  n: 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n,
+  g: { x: 0x6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296n, y: 0x4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5n },
+};
+type Point = { x: bigint; y: bigint } | null;
+
+const mod = (a: bigint, m: bigint) => ((a % m) + m) % m;
+function inverse(a: bigint, m: bigint): bigint {
+  let [r0, r1, s0, s1] = [mod(a, m), m, 1n, 0n];
+  while (r1 !== 0n) {
+    const q = r0 / r1;
+    [r0, r1, s0, s1] = [r1, r0 - q * r1, s1, s0 - q * s1];
+  }
+  return mod(s0, m);
+}
+function add(a: Point, b: Point): Point {
+  if (!a) return b;
+  if (!b) return a;
+  const { p } = P256;
+  if (a.x === b.x && mod(a.y + b.y, p) === 0n) return null;
+  // a = -3 for P-256: the doubling slope is (3x² - 3) / 2y.
+  const slope = a.x === b.x ? mod((3n * a.x * a.x - 3n) * inverse(2n * a.y, p), p) : mod((b.y - a.y) * inverse(b.x - a.x, p), p);
+  const x = mod(slope * slope - a.x - b.x, p);
+  return { x, y: mod(slope * (a.x - x) - a.y, p) };
+}
+function multiply(k: bigint, point: Point): Point {
+  let result: Point = null;
+  for (let addend = point; k > 0n; k >>= 1n, addend = add(addend, addend)) if (k & 1n) result = add(result, addend);
+  return result;
+}
+
+/** ECDSA (FIPS 186-5 §6.4.1) over a 32-byte digest: r‖s, 64 bytes, as Key Vault returns ES256. */
+function ecdsaP256Sign(d: bigint, digest: Buffer): Buffer {
+  const { n, g } = P256;
+  const e = BigInt(`0x${digest.toString('hex')}`);
+  for (;;) {
+    const k = mod(BigInt(`0x${randomBytes(40).toString('hex')}`), n - 1n) + 1n; // 320 random bits: negligible bias
+    const r = mod(multiply(k, g)!.x, n);
+    const s = mod(inverse(k, n) * (e + r * d), n);
+    if (r !== 0n && s !== 0n) return Buffer.concat([r, s].map((v) => Buffer.from(v.toString(16).padStart(64, '0'), 'hex')));
+  }
 }
