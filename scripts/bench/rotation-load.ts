@@ -11,11 +11,15 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import * as tls from 'node:tls';
 import { promisify } from 'node:util';
+import { closeDatabase, openDatabase } from '../../shared/adapters/local/sqlite-database';
+import { SqliteEventBus } from '../../shared/adapters/local/sqlite-event-bus';
 import { MS_PER_DAY } from '../../shared/domain/clock';
-import { LOAD_HOST, median, runRotationLoad, type LoadBed, type RotationLoadFigures, type Rotator } from '../../tests/support/rotation-load';
+import { embeddedRoutes } from '../../shared/pipeline/embedded-pipeline';
+import { certopsRotator, LOAD_HOST, median, runRotationLoad, type LoadBed, type RotationLoadFigures, type Rotator } from '../../tests/support/rotation-load';
 import { aCertificate, TEST_NOW, type TestCertificate } from '../../tests/support/x509-builders';
 
 /** The bare loop polls this often: tighter than certops' verification backoff (a ceiling). */
@@ -29,12 +33,15 @@ export interface RotationLoadBench {
   certopsMaxMs: number;
   bareMedianMs: number;
   bareMaxMs: number;
+  /** What certops' bus dead-lettered during its rotations (the bench refuses a run with any). */
+  deadLetters: Array<{ where: string; reason: string; description: string | null }>;
   notes: string[];
 }
 
 export async function measureRotationLoad(options: { rotations: number; attemptsPerSecond: number }, log: (s: string) => void): Promise<RotationLoadBench> {
   log(`rotation under load: certops, ${options.rotations} rotations at ${options.attemptsPerSecond} fresh connections/s (nginx + Node server)…`);
-  const certops = await runRotationLoad(options);
+  const watched = watchDeadLetters(certopsRotator());
+  const certops = await runRotationLoad({ ...options, rotator: watched.rotator });
   log(`  certops: ${certops.attempts} attempts, ${certops.failures} failed, deploy→verified median ${median(certops.deployToVerifiedMs)} ms`);
   log(`rotation under load: bare write + reload + poll loop, same load…`);
   const bare = await runRotationLoad({ ...options, rotator: bareReloadLoop(options.rotations) });
@@ -55,7 +62,44 @@ export async function measureRotationLoad(options: { rotations: number; attempts
     certopsMaxMs: Math.max(...certops.deployToVerifiedMs),
     bareMedianMs: median(bare.deployToVerifiedMs),
     bareMaxMs: Math.max(...bare.deployToVerifiedMs),
+    deadLetters: watched.deadLetters(),
     notes,
+  };
+}
+
+/**
+ * certops' rotator as the e2e test uses it, plus a look at its bus once it has closed: the runtime
+ * is private to the rotator, so the dead letters are read from the database it leaves in the bed's
+ * directory (aTestConfig's `data` folder) before runRotationLoad removes that directory. A missing
+ * database is reported as a dead letter of its own, so a change of layout cannot hide one.
+ */
+function watchDeadLetters(inner: Rotator): { rotator: Rotator; deadLetters: () => RotationLoadBench['deadLetters'] } {
+  let dir: string | undefined;
+  let letters: RotationLoadBench['deadLetters'] = [{ where: 'rotation bench', reason: 'NotRead', description: 'the rotator never closed, so its bus was not read' }];
+  return {
+    rotator: {
+      name: inner.name,
+      prepare(bed) {
+        dir = bed.dir;
+        return inner.prepare(bed);
+      },
+      rotate: (index) => inner.rotate(index),
+      async close() {
+        await inner.close();
+        const file = dir ? path.join(dir, 'data', 'certops.db') : null;
+        if (!file || !existsSync(file)) {
+          letters = [{ where: 'rotation bench', reason: 'NotRead', description: "certops' database was not found in the bed's data folder, so its dead letters could not be read" }];
+          return;
+        }
+        const db = openDatabase(file);
+        try {
+          letters = (await new SqliteEventBus(db, { routes: embeddedRoutes() }).deadLetters()).map((d) => ({ where: `bus ${d.subscription}`, reason: d.reason, description: d.description }));
+        } finally {
+          closeDatabase(db);
+        }
+      },
+    },
+    deadLetters: () => letters,
   };
 }
 

@@ -41,7 +41,8 @@ export interface SweepFigures {
   observationsFailed: number;
   statuses: Record<string, number>;
   notifications: number;
-  deadLetters: number;
+  /** Every dead letter on the runtime's bus after the sweep (the bench refuses a run with any). */
+  deadLetters: Array<{ where: string; reason: string; description: string | null }>;
   rssBeforeSweepMB: number;
   maxRssMB: number;
 }
@@ -103,7 +104,7 @@ async function sweep(request: SweepRequest): Promise<SweepFigures> {
       }
     }
     const notifications = existsSync(outboxFile) ? readFileSync(outboxFile, 'utf8').split('\n').filter(Boolean).length : 0;
-    const deadLetters = (await runtime.bus.deadLetters()).length;
+    const deadLetters = (await runtime.bus.deadLetters()).map((d) => ({ where: `bus ${d.subscription}`, reason: d.reason, description: d.description }));
     return {
       kind: 'swept',
       endpoints: config.tenants.reduce((n, t) => n + t.endpoints.length, 0),
