@@ -4,7 +4,10 @@
  * (containers from the Pulumi program); Service Bus carries the events (the Functions host runs
  * the triggers; this bus only publishes, and records dead letters with their reason); Key Vault
  * holds every key (the local CA's, ACME accounts', a rotation's staged key) and receives
- * certificates for services bound to it. Every client authenticates with the platform identity.
+ * certificates for services bound to it. The audit chains' signed heads go to append blobs in the
+ * host storage account's `audit-heads` container, which the Pulumi program makes immutable
+ * (time-based retention, appends allowed), and are signed by a Key Vault key (ES256 through the
+ * vault's sign operation). Every client authenticates with the platform identity.
  *
  * Clients are injectable: tests point them at the stand-ins (the Cosmos test server, the AMQP
  * broker, the Key Vault stub) with a fake credential; production builds them from settings.
@@ -12,6 +15,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import type { CosmosClient, Container } from '@azure/cosmos';
+import { ContainerClient } from '@azure/storage-blob';
 import { ServiceBusClient } from '@azure/service-bus';
 import type { CertopsConfig } from './config/model';
 import type { AzureSettings } from './config/settings';
@@ -26,7 +30,9 @@ import { CosmosAuditLog } from './adapters/azure/cosmos-audit-log';
 import { CosmosCertificateStore } from './adapters/azure/cosmos-certificate-store';
 import { CosmosAcmeOrderJournal } from './adapters/azure/cosmos-order-journal';
 import { CosmosGovernanceStore } from './adapters/azure/cosmos-governance-store';
-import { headSignerFrom } from './adapters/local/ed25519-head-signer';
+import { AUDIT_HEADS_CONTAINER, BlobAuditHeadLog } from './adapters/azure/blob-audit-head-log';
+import { createKeyVaultKeyClients, KeyVaultHeadSigner, type KeyVaultKeyClients } from './adapters/azure/key-vault-head-signer';
+import { withAuditHeads } from './adapters/local/webhook-notifier';
 import { startOtelExport } from './observability/otel-export';
 import { CosmosPlatformAdmin } from './adapters/azure/cosmos-platform-admin';
 import { cosmosClientFor } from './adapters/azure/cosmos-setup';
@@ -56,6 +62,10 @@ export interface AzureRuntimeOptions {
     serviceBus?: ServiceBusClient;
     /** The SDK clients of a vault URL (the platform's, and any a key-vault target names). */
     keyVault?: (vaultUrl: string) => KeyVaultClients;
+    /** The key clients of the platform vault (the audit head signing key). */
+    keyVaultKeys?: (vaultUrl: string) => KeyVaultKeyClients;
+    /** The head log's container (default: `audit-heads` in the host storage account, see auditHeadsContainerUrl). */
+    auditHeads?: ContainerClient;
   };
   env?: NodeJS.ProcessEnv;
   clock?: Clock;
@@ -106,6 +116,10 @@ export async function createAzureRuntime(config: CertopsConfig, settings: AzureS
   const keyStore = new KeyVaultKeyStore(keyVault(settings.keyVaultUrl).secrets);
   const chainKey = await auditChainKey(keyStore, store);
   const audit = new CosmosAuditLog(auditContainer, clock, chainKey, { platformAdmin: admin });
+  const auditHeads = new BlobAuditHeadLog(options.clients?.auditHeads ?? new ContainerClient(auditHeadsContainerUrl(env), credential));
+  const auditSigner = await KeyVaultHeadSigner.open(
+    options.clients?.keyVaultKeys?.(settings.keyVaultUrl) ?? createKeyVaultKeyClients(settings.keyVaultUrl, credential),
+  );
 
   const ownsServiceBus = !options.clients?.serviceBus;
   const serviceBus =
@@ -126,8 +140,12 @@ export async function createAzureRuntime(config: CertopsConfig, settings: AzureS
     deployer: new RoutingDeployer(deployers),
     keys: keyStore,
     governance: new CosmosGovernanceStore(state),
-    auditSigner: headSignerFrom(chainKey),
-    notifiers: buildNotifiers(config, { env, notify: options.notify, consoleStream: options.consoleStream, graphCredential: () => credential, graphFetchOptions: options.graphFetchOptions }),
+    auditSigner,
+    auditHeads,
+    notifiers: withAuditHeads(
+      buildNotifiers(config, { env, notify: options.notify, consoleStream: options.consoleStream, graphCredential: () => credential, graphFetchOptions: options.graphFetchOptions }),
+      (tenantId) => auditHeads.latest(tenantId),
+    ),
   };
   // Metrics towards Application Insights (OpenTelemetry), signed in with the platform identity.
   const aiConnection = env.APPLICATIONINSIGHTS_CONNECTION_STRING;
@@ -155,6 +173,22 @@ export async function createAzureRuntime(config: CertopsConfig, settings: AzureS
       if (!options.clients?.cosmos) cosmos.dispose();
     },
   };
+}
+
+/**
+ * The head log's container URL. The container lives in the Function App's host storage account
+ * (infra/audit-heads.ts), which the Functions host itself names by `AzureWebJobsStorage__blobServiceUri`
+ * or `AzureWebJobsStorage__accountName` (identity-based connection settings): no setting of
+ * certops' own, and no key.
+ */
+export function auditHeadsContainerUrl(env: NodeJS.ProcessEnv): string {
+  const serviceUri = env.AzureWebJobsStorage__blobServiceUri?.trim().replace(/\/+$/, '');
+  const account = env.AzureWebJobsStorage__accountName?.trim();
+  if (serviceUri) return `${serviceUri}/${AUDIT_HEADS_CONTAINER}`;
+  if (account) return `https://${account}.blob.core.windows.net/${AUDIT_HEADS_CONTAINER}`;
+  throw new ConfigError('settings', [
+    `AzureWebJobsStorage__accountName (or AzureWebJobsStorage__blobServiceUri): is required when CERTOPS_RUNTIME is azure (the storage account whose "${AUDIT_HEADS_CONTAINER}" container keeps the signed audit heads)`,
+  ]);
 }
 
 /**
