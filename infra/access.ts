@@ -10,6 +10,7 @@
  * | Cosmos DB Built-in Data Contributor   | database `certops`    | certificate store, order journal, audit chains           |
  * | Key Vault Secrets Officer             | vault                 | KeyVaultKeyStore secrets, prior certificate versions     |
  * | Key Vault Certificates Officer        | vault                 | import and read the certificates it rotates              |
+ * | Key Vault Crypto User                 | key audit-head-signing| sign the audit heads (the key never leaves the vault)    |
  * | Monitoring Metrics Publisher          | Application Insights  | Entra-authenticated telemetry (local auth is off)        |
  *
  * No Queue or Table role: the triggers are timers (blob leases) and Service Bus; queues are used by
@@ -27,6 +28,8 @@ export interface FunctionAppAccessArgs {
   storageAccountId: pulumi.Input<string>;
   serviceBusNamespaceId: pulumi.Input<string>;
   keyVaultId: pulumi.Input<string>;
+  /** ARM id of the audit head signing key (audit-heads.ts). */
+  auditHeadKeyId: pulumi.Input<string>;
   appInsightsId: pulumi.Input<string>;
   cosmosAccountId: pulumi.Input<string>;
   cosmosAccountName: pulumi.Input<string>;
@@ -47,6 +50,7 @@ export function functionAppAccess(args: FunctionAppAccessArgs, opts: pulumi.Cust
     'func-sb-receiver': { role: 'serviceBusDataReceiver', scope: args.serviceBusNamespaceId },
     'func-kv-secrets-officer': { role: 'keyVaultSecretsOfficer', scope: args.keyVaultId },
     'func-kv-certificates-officer': { role: 'keyVaultCertificatesOfficer', scope: args.keyVaultId },
+    'func-kv-audit-head-signer': { role: 'keyVaultCryptoUser', scope: args.auditHeadKeyId },
     'func-appi-metrics-publisher': { role: 'monitoringMetricsPublisher', scope: args.appInsightsId },
   };
   const roleAssignments: Record<string, authorization.RoleAssignment> = {};

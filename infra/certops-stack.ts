@@ -7,6 +7,7 @@ import * as pulumi from '@pulumi/pulumi';
 import * as authorization from '@pulumi/azure-native/authorization';
 import * as resources from '@pulumi/azure-native/resources';
 import { FunctionAppAccess, functionAppAccess } from './access';
+import { AuditHeads, auditHeads } from './audit-heads';
 import { Cosmos, cosmos } from './cosmos';
 import { FunctionApp, functionApp, functionAppSettings } from './function-app';
 import { CosmosKeyOptions, Vault, keyVault } from './key-vault';
@@ -31,6 +32,8 @@ export interface CertopsStackArgs {
   logLevel?: string;
   /** `CERTOPS_SWEEP_SCHEDULE` (NCRONTAB, six fields); unset: the topology's default. */
   sweepSchedule?: string;
+  /** Days each signed audit head stays undeletable in the `audit-heads` container (default 400). */
+  auditHeadsRetentionDays?: number;
 }
 
 export interface CertopsStack {
@@ -41,6 +44,8 @@ export interface CertopsStack {
   cosmos: Cosmos;
   serviceBus: ServiceBus;
   functionApp: FunctionApp;
+  /** The immutable container of the signed audit heads, and their signing key. */
+  auditHeads: AuditHeads;
   access: FunctionAppAccess;
   /** The app settings given to the Function App, by name. */
   appSettings: Record<string, pulumi.Input<string>>;
@@ -104,6 +109,16 @@ export function certopsStack(args: CertopsStackArgs): CertopsStack {
     },
     opts,
   );
+  const heads = auditHeads(
+    {
+      resourceGroupName: resourceGroup.name,
+      storageAccountName: func.storageAccount.name,
+      vaultName: vault.vault.name,
+      retentionDays: args.auditHeadsRetentionDays,
+      tags,
+    },
+    opts,
+  );
   const access = functionAppAccess(
     {
       principalId: func.principalId,
@@ -112,6 +127,7 @@ export function certopsStack(args: CertopsStackArgs): CertopsStack {
       storageAccountId: func.storageAccount.id,
       serviceBusNamespaceId: bus.namespace.id,
       keyVaultId: vault.vault.id,
+      auditHeadKeyId: heads.signingKey.id,
       appInsightsId: mon.appInsights.id,
       cosmosAccountId: db.account.id,
       cosmosAccountName: db.account.name,
@@ -119,5 +135,5 @@ export function certopsStack(args: CertopsStackArgs): CertopsStack {
     },
     opts,
   );
-  return { resourceGroup, names, monitoring: mon, keyVault: vault, cosmos: db, serviceBus: bus, functionApp: func, access, appSettings };
+  return { resourceGroup, names, monitoring: mon, keyVault: vault, cosmos: db, serviceBus: bus, functionApp: func, auditHeads: heads, access, appSettings };
 }

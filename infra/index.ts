@@ -5,6 +5,7 @@
  *   pulumi config set certops:namePrefix contoso
  *   pulumi config set --path certops:tags.owner msp-ops
  *   pulumi config set --path certops:cosmosKey.keySize 4096
+ *   pulumi config set certops:auditHeadsRetentionDays 400
  */
 import * as pulumi from '@pulumi/pulumi';
 import { certopsStack } from './certops-stack';
@@ -23,6 +24,7 @@ const stack = certopsStack({
   clientAppId: config.get('clientAppId'),
   logLevel: config.get('logLevel'),
   sweepSchedule: config.get('sweepSchedule'),
+  auditHeadsRetentionDays: config.getNumber('auditHeadsRetentionDays'),
 });
 
 export const resourceGroupName = stack.resourceGroup.name;
@@ -32,3 +34,5 @@ export const serviceBusNamespace = stack.serviceBus.fullyQualifiedNamespace;
 export const cosmosEndpoint = stack.cosmos.account.documentEndpoint;
 export const keyVaultUrl = stack.keyVault.vault.properties.vaultUri;
 export const deploymentContainerUrl = stack.functionApp.app.functionAppConfig.apply((c) => c?.deployment?.storage?.value);
+export const auditHeadsContainer = stack.auditHeads.container.name;
+export const auditHeadSigningKeyId = stack.auditHeads.signingKey.keyUri;

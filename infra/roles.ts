@@ -21,6 +21,8 @@ export const BUILT_IN_ROLES = {
   keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7',
   /** Key Vault Certificates Officer: every certificate action except managing permissions. */
   keyVaultCertificatesOfficer: 'a4417e6f-fecd-4de8-b567-7b0420556985',
+  /** Key Vault Crypto User: get, sign, verify (and other cryptographic operations) with keys; never export or manage them. */
+  keyVaultCryptoUser: '12338af0-0e69-4776-bea7-57ae8d297424',
   /** Key Vault Crypto Service Encryption User: get, wrapKey, unwrapKey (what a CMK consumer needs). */
   keyVaultCryptoServiceEncryptionUser: 'e147488a-f6f5-4113-8e2d-b22465e65bf6',
   /** Monitoring Metrics Publisher: Entra-authenticated Application Insights ingestion. */

@@ -13,6 +13,9 @@ import {
   SERVICE_BUS_TOPIC_SETTINGS,
 } from '../../shared/adapters/azure/layout';
 import { readSettings, SETTING_KEYS } from '../../shared/config/settings';
+import { AUDIT_HEADS_CONTAINER } from '../../shared/adapters/azure/blob-audit-head-log';
+import { AUDIT_HEAD_KEY_NAME } from '../../shared/adapters/azure/key-vault-head-signer';
+import { DEFAULT_AUDIT_HEADS_RETENTION_DAYS } from '../../infra/audit-heads';
 import { routes } from '../../shared/pipeline/topology';
 import { FAKE, Registered, recordingMocks, settled } from './pulumi-mocks';
 
@@ -45,6 +48,7 @@ const FUNCTION_APP_ROLES: Array<[string, string, string]> = [
   ['Azure Service Bus Data Receiver', '4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0', 'azure-native:servicebus:Namespace'],
   ['Key Vault Secrets Officer', 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7', 'azure-native:keyvault:Vault'],
   ['Key Vault Certificates Officer', 'a4417e6f-fecd-4de8-b567-7b0420556985', 'azure-native:keyvault:Vault'],
+  ['Key Vault Crypto User', '12338af0-0e69-4776-bea7-57ae8d297424', 'audit-head-signing'],
   ['Monitoring Metrics Publisher', '3913510d-42f4-4e42-8a64-420c390055eb', 'azure-native:applicationinsights:Component'],
 ];
 const COSMOS_DATA_CONTRIBUTOR = '00000000-0000-0000-0000-000000000002';
@@ -57,6 +61,14 @@ const one = (type: string) => {
   if (found.length !== 1) throw new Error(`expected one ${type}, found ${found.length}`);
   return found[0];
 };
+/** The resource registered under the logical `name` (where a type has several, e.g. the vault's two keys). */
+const named = (name: string) => {
+  const found = registered.filter((r) => r.logicalName === name);
+  if (found.length !== 1) throw new Error(`expected one resource named ${name}, found ${found.length}`);
+  return found[0];
+};
+/** A resource by type (a `azure-native:…` token) or by logical name. */
+const scopeOf = (typeOrName: string) => (typeOrName.startsWith('azure-native:') ? one(typeOrName) : named(typeOrName));
 const lastSegment = (id: string) => id.split('/').pop();
 /** `<role id> @ <scope>` for every assignment, ARM or Cosmos, held by a principal. */
 const grantsOf = (principalId: string) =>
@@ -120,7 +132,7 @@ describe('Cosmos DB and its key', () => {
 
   it('When the account is created, then it is encrypted with the vault key (versionless URI, so rotation follows) and local auth is off', () => {
     const account = one('azure-native:cosmosdb:DatabaseAccount').inputs;
-    const key = one('azure-native:keyvault:Key');
+    const key = named('cosmos-cmk');
     const identity = one('azure-native:managedidentity:UserAssignedIdentity');
     expect(account.keyVaultKeyUri).toBe(`https://${key.inputs.vaultName}.vault.azure.net/keys/${key.name}`);
     expect(account.disableLocalAuth).toBe(true);
@@ -129,7 +141,7 @@ describe('Cosmos DB and its key', () => {
   });
 
   it('When the key identity is granted, then it holds only Key Vault Crypto Service Encryption User, on the key', () => {
-    expect(grantsOf(FAKE.cosmosKeyPrincipalId)).toEqual([`${CRYPTO_SERVICE_ENCRYPTION_USER} @ ${one('azure-native:keyvault:Key').id}`]);
+    expect(grantsOf(FAKE.cosmosKeyPrincipalId)).toEqual([`${CRYPTO_SERVICE_ENCRYPTION_USER} @ ${named('cosmos-cmk').id}`]);
   });
 
   it('When the vault is created, then it is in RBAC mode with soft delete and purge protection, and has no access policies', () => {
@@ -202,7 +214,7 @@ describe('The Function App', () => {
     expect(app.serverFarmId).toBe(one('azure-native:web:AppServicePlan').id);
     expect(one('azure-native:web:AppServicePlan').inputs).toMatchObject({ sku: { name: 'FC1', tier: 'FlexConsumption' }, reserved: true });
     expect(app.functionAppConfig.deployment.storage).toMatchObject({
-      value: `https://${one('azure-native:storage:StorageAccount').name}.blob.core.windows.net/${one('azure-native:storage:BlobContainer').name}`,
+      value: `https://${one('azure-native:storage:StorageAccount').name}.blob.core.windows.net/${named('st-app-package').name}`,
       authentication: { type: 'SystemAssignedIdentity' },
     });
   });
@@ -210,7 +222,7 @@ describe('The Function App', () => {
   it('When granted, then its identity holds exactly the least-privilege roles, each on its own resource, and nothing more', () => {
     const cosmosAccount = one('azure-native:cosmosdb:DatabaseAccount').id;
     const expected = [
-      ...FUNCTION_APP_ROLES.map(([, role, scopeType]) => `${role} @ ${one(scopeType).id}`),
+      ...FUNCTION_APP_ROLES.map(([, role, scopeType]) => `${role} @ ${scopeOf(scopeType).id}`),
       `${COSMOS_DATA_CONTRIBUTOR} @ ${cosmosAccount}/dbs/certops`,
     ].sort();
     expect(grantsOf(FAKE.functionPrincipalId)).toEqual(expected);
@@ -227,6 +239,28 @@ describe('The Function App', () => {
     const names = all('azure-native:authorization:RoleAssignment').map((r) => r.name);
     for (const n of names) expect(n).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(new Set(names).size).toBe(names.length);
+  });
+});
+
+describe('The signed audit heads', () => {
+  it('When installed, then their container in the host storage account has a time-based retention policy that lets append blobs grow and nothing be changed or deleted', () => {
+    const container = named('st-audit-heads');
+    expect(container.inputs).toMatchObject({ containerName: AUDIT_HEADS_CONTAINER, accountName: one('azure-native:storage:StorageAccount').name, publicAccess: 'None' });
+    const policy = one('azure-native:storage:BlobContainerImmutabilityPolicy').inputs;
+    expect(policy).toMatchObject({
+      containerName: AUDIT_HEADS_CONTAINER,
+      accountName: one('azure-native:storage:StorageAccount').name,
+      immutabilityPolicyName: 'default',
+      immutabilityPeriodSinceCreationInDays: DEFAULT_AUDIT_HEADS_RETENTION_DAYS,
+      allowProtectedAppendWrites: true,
+    });
+    expect(policy.allowProtectedAppendWritesAll).toBeUndefined(); // append blobs only, not block blobs
+  });
+
+  it('When installed, then their signing key is an EC P-256 key of the vault that can only sign and verify, and the app may use it and no other key', () => {
+    const key = named('audit-head-signing');
+    expect(key.inputs).toMatchObject({ keyName: AUDIT_HEAD_KEY_NAME, vaultName: one('azure-native:keyvault:Vault').name, properties: { kty: 'EC', curveName: 'P-256', keyOps: ['sign', 'verify'] } });
+    expect(grantsOf(FAKE.functionPrincipalId).filter((g) => g.startsWith('12338af0-0e69-4776-bea7-57ae8d297424'))).toEqual([`12338af0-0e69-4776-bea7-57ae8d297424 @ ${key.id}`]);
   });
 });
 
