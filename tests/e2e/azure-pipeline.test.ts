@@ -15,6 +15,7 @@ import { ServiceBusClient } from '@azure/service-bus';
 import { createKeyVaultClients, type KeyVaultClients } from '../../shared/adapters/azure/key-vault-clients';
 import { KeyVaultCertificateVault } from '../../shared/adapters/azure/key-vault-certificate-vault';
 import { KeyVaultDeployer } from '../../shared/adapters/azure/key-vault-deployer';
+import { AUDIT_HEAD_KEY_NAME, createKeyVaultKeyClients } from '../../shared/adapters/azure/key-vault-head-signer';
 import { DEAD_LETTER_SUBSCRIPTION, DEAD_LETTER_TOPIC } from '../../shared/adapters/azure/layout';
 import { StaticResolver } from '../../shared/adapters/tls/system-resolver';
 import { TlsProber } from '../../shared/adapters/tls/tls-prober';
@@ -32,6 +33,7 @@ import type { CertificateStore } from '../../shared/ports/certificate-store';
 import type { Notification } from '../../shared/ports/notifier';
 import { registerStages } from '../../functions/register';
 import { startCosmosServer, type CosmosTestServer } from '../support/cosmos-server';
+import { startAzurite, type Azurite } from '../support/azurite';
 import { FakeCredential } from '../support/fake-credential';
 import { FunctionsHostEmulator } from '../support/functions-host';
 import { startKeyVaultBoundServer, type KeyVaultBoundServer } from '../support/key-vault-bound-server';
@@ -141,6 +143,7 @@ async function outcomeOf(store: CertificateStore, scenario: Scenario) {
 let broker: ServiceBusBroker;
 let cosmos: CosmosTestServer;
 let serviceBus: ServiceBusClient;
+let azurite: Azurite;
 let azure: { scenario: Scenario; runtime: AzureRuntime; host: FunctionsHostEmulator; outcome: Awaited<ReturnType<typeof outcomeOf>> };
 let embedded: { scenario: Scenario; outcome: Awaited<ReturnType<typeof outcomeOf>> };
 
@@ -148,6 +151,7 @@ beforeAll(async () => {
   broker = await ServiceBusBroker.start({ topics: azureRoutes(), lockDurationMs: 30_000, maxDeliveryCount: 5 });
   cosmos = await startCosmosServer();
   serviceBus = new ServiceBusClient(broker.connectionString);
+  azurite = await startAzurite();
 
   // The Azure run: settings as the Function App gets them; clients pointed at the stand-ins.
   const scenario = await aScenario();
@@ -160,9 +164,14 @@ beforeAll(async () => {
     keyVaultUrl: scenario.vault.url,
     clientAppId: null,
   };
+  // The audit heads: signed with the vault's key, appended to the storage account's container.
+  const headKeys = createKeyVaultKeyClients(scenario.vault.url, new FakeCredential(), scenario.vault.clientOptions());
+  await headKeys.keys.createEcKey(AUDIT_HEAD_KEY_NAME, { curve: 'P-256', keyOps: ['sign', 'verify'] });
+  const auditHeads = azurite.container('audit-heads');
+  await auditHeads.create();
   const runtime = await createAzureRuntime(scenario.config, settings, {
     credentials: { platform: () => new FakeCredential(), forClientTenant: () => new FakeCredential() },
-    clients: { cosmos: client, serviceBus, keyVault: () => scenario.kv },
+    clients: { cosmos: client, serviceBus, keyVault: () => scenario.kv, keyVaultKeys: () => headKeys, auditHeads },
     clock: fixedClock(TEST_NOW),
     logger: createLogger({ level: 'silent' }),
     resolver: scenario.resolver,
@@ -203,6 +212,7 @@ afterAll(async () => {
   await serviceBus?.close();
   await broker?.close();
   await cosmos?.close();
+  await azurite?.close();
 });
 
 it('When the Functions host runs the sweep on the Azure adapters, then the expiring Key Vault certificate is rotated and the bound endpoint serves the new one', async () => {
