@@ -47,10 +47,20 @@ export function retryDelayMs(err: unknown, attempt: number): number | undefined 
   return Math.round(Math.random() * TRANSIENT_RETRY_DELAYS_MS[attempt]);
 }
 
-/** Maps anything thrown during issuance onto the taxonomy, keeping the CA's words. */
-export function toCertopsError(err: unknown, directoryUrl?: string, request?: CertificateRequest): CertopsError {
+/**
+ * An ACME operation other than issuance, for the messages: what was attempted, and what to do
+ * when the CA refuses it.
+ */
+export interface AcmeOperation {
+  what: string;
+  whenRefused: string;
+}
+
+/** Maps anything thrown during issuance (or `operation`) onto the taxonomy, keeping the CA's words. */
+export function toCertopsError(err: unknown, directoryUrl?: string, request?: CertificateRequest | AcmeOperation): CertopsError {
   if (err instanceof CertopsError) return err;
-  const what = request ? `ACME issuance of ${request.certificateId} (tenant ${request.tenantId}) at ${directoryUrl ?? 'the CA'}` : 'ACME issuance';
+  const operation = request && 'what' in request ? request : undefined;
+  const what = operation?.what ?? (request && 'certificateId' in request ? `ACME issuance of ${request.certificateId} (tenant ${request.tenantId}) at ${directoryUrl ?? 'the CA'}` : 'ACME issuance');
   if (err instanceof AcmeProblemError) {
     const short = err.shortType;
     if (short === 'rateLimited') {
@@ -60,7 +70,7 @@ export function toCertopsError(err: unknown, directoryUrl?: string, request?: Ce
     if (PERMANENT_PROBLEMS.has(short) || (err.status >= 400 && err.status < 500 && short !== 'badNonce' && short !== 'network')) {
       const next = short === 'externalAccountRequired' || /external account/i.test(err.detail)
         ? "check the tenant's External Account Binding kid and HMAC key for this CA"
-        : 'fix the names, DNS or account and order again';
+        : operation?.whenRefused ?? 'fix the names, DNS or account and order again';
       return new PermanentError(`${what} refused by the CA: ${err.detail} (${err.type}); ${next}`, { cause: err });
     }
     return new RetryableError(`${what} failed transiently: ${err.detail} (${err.type}); it will be retried`, { cause: err });
