@@ -28,6 +28,15 @@
  * may reject an order whose `replaces` it does not accept; the renewal itself must not fail for
  * that). Proven against Pebble behind tests/support/acme-front.ts, since Pebble 2.4 has no ARI.
  *
+ * Revocation (RFC 8555 §7.6): `revoke` asks the CA, signed by the tenant's account, with the RFC
+ * 5280 §5.3.1 reason code. Which certificates are this CA's is decided locally, so a certificate
+ * from elsewhere is never sent: every download records the issuing key (the leaf's Authority Key
+ * Identifier, RFC 5280 §4.2.1.1; its issuer name when it has none) in the KeyStore under
+ * `acme/<directory host>/issuing-key-ids`, kept across restarts and intermediate rotations. A
+ * certificate whose issuing key is not among them, or a tenant with no account at the CA, is
+ * 'not-ours'. When none is recorded (certificates issued before certops kept them), the CA
+ * judges: it refuses what the account did not order.
+ *
  * Transport: acme-transport.ts raises AcmeProblemError for the CA's problem documents, so the
  * schedule here decides. badNonce is left to acme-client, which retries at once with the nonce
  * from the error response (RFC 8555 §6.5).
@@ -35,15 +44,15 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import * as acme from 'acme-client';
 import { ariCertId, parseRenewalInfo, type RenewalWindow } from '../../domain/ari';
-import { parsePemBundle } from '../../domain/certificate';
+import { nameKey, parsePemBundle, type Certificate } from '../../domain/certificate';
 import type { Clock } from '../../domain/clock';
 import { ConfigError, PermanentError, RetryableError, errorMessage } from '../../domain/errors';
 import type { AcmeOrderJournal, AcmeOrderJournalKey, JournaledAcmeOrder } from '../../ports/acme-order-journal';
 import type { DnsSolver } from '../../ports/dns-solver';
 import type { HttpChallengeResponder } from '../../ports/http-challenge-responder';
-import type { CertificateRequest, IssuedCertificate, Issuer } from '../../ports/issuer';
+import type { CertificateRequest, IssuedCertificate, Issuer, RevocationReason } from '../../ports/issuer';
 import type { KeyStore } from '../../ports/key-store';
-import { generateKeyPair } from '../local/certificate-factory';
+import { generateKeyPair, toPem } from '../local/certificate-factory';
 import { AcmeProblemError, registerOrigin, retryAfterMs } from './acme-transport';
 import { abortableSleep, BAD_NONCE_RETRIES, DEFAULT_POLL_BACKOFF, retryDelayMs, toCertopsError } from './acme-retry-policy';
 
@@ -72,6 +81,16 @@ export interface AcmeIssueOptions {
    */
   idempotencyKey?: string;
 }
+
+/** RFC 5280 §5.3.1 CRLReason codes, as RFC 8555 §7.6 carries them in `reason`. */
+export const REVOCATION_REASON_CODES: Readonly<Record<RevocationReason, number>> = { keyCompromise: 1, superseded: 4, cessationOfOperation: 5 };
+
+/**
+ * Issuing keys remembered per tenant and CA: a CA signs with a handful of intermediates at a time
+ * (Let's Encrypt rotates among about ten, yearly); the oldest is forgotten beyond this many, long
+ * after its certificates expired.
+ */
+export const MAX_ISSUING_KEY_IDS = 100;
 
 /** RFC 8555 §7.1.6: the order states from which an order can still yield a certificate. */
 const RESUMABLE_ORDER_STATES = new Set(['pending', 'ready', 'processing', 'valid']);
@@ -117,6 +136,10 @@ export class AcmeIssuer implements Issuer {
   private readonly accountKeys = new Map<string, Promise<string>>();
   /** Account URLs learnt in this process, per tenant: saves two requests per issuance. */
   private readonly accountUrls = new Map<string, Promise<string>>();
+  /** Issuing keys this process already knows to be recorded, per tenant (`tenant|id`). */
+  private readonly recordedIssuingKeys = new Set<string>();
+  /** Per tenant, the record of issuing keys is updated one write at a time (read, add, put). */
+  private readonly issuingKeyWrites = new Map<string, Promise<void>>();
   private readonly sleep: (ms: number, abortSignal?: AbortSignal) => Promise<void>;
   private directoryRead?: Promise<Record<string, unknown>>;
 
@@ -139,6 +162,11 @@ export class AcmeIssuer implements Issuer {
   /** KeyStore name of the account key for this CA (per tenant). */
   get accountKeyStoreName(): string {
     return this.accountKeyName;
+  }
+
+  /** KeyStore name of the record of this CA's issuing keys (per tenant), one id a line. */
+  get issuingKeyIdsStoreName(): string {
+    return this.accountKeyName.replace(/account-key$/, 'issuing-key-ids');
   }
 
   /**
@@ -202,6 +230,59 @@ export class AcmeIssuer implements Issuer {
     return { window, retryAfterMs: retryAfter, explanationUrl };
   }
 
+  /**
+   * Asks the CA to revoke a certificate it issued to the tenant's account (RFC 8555 §7.6), with the
+   * RFC 5280 §5.3.1 reason code. 'not-ours', without a request, when the tenant has no account at
+   * this CA or the certificate's issuing key is not one this CA signed with (see the header). The
+   * CA's `alreadyRevoked` counts as revoked. Transient failures are retried as issuance is, then
+   * thrown as RetryableError; refusals are PermanentError with the CA's detail.
+   */
+  async revoke(tenantId: string, certificatePem: string, reason: RevocationReason, options: { abortSignal?: AbortSignal } = {}): Promise<'revoked' | 'not-ours'> {
+    const { abortSignal } = options;
+    const [leaf] = parsePemBundle(certificatePem);
+    if (!leaf) throw new PermanentError(`revocation for tenant ${tenantId} needs a PEM certificate; none was given`);
+    const about = { tenantId, ca: this.options.directoryUrl, serialNumber: leaf.serialNumber, reason };
+    const accountKey = await this.options.keyStore.get(tenantId, this.accountKeyName);
+    const known = await this.storedIssuingKeyIds(tenantId);
+    const keyId = issuingKeyId(leaf);
+    if (!accountKey || (known.size > 0 && !known.has(keyId))) {
+      const why = accountKey ? `its issuer (${leaf.issuer}) is not one this CA signs with` : 'the tenant has no account at this CA';
+      this.options.logger?.info({ ...about, why }, 'acme revocation not asked: the certificate is not this CA\'s');
+      return 'not-ours';
+    }
+    const operation = {
+      what: `ACME revocation of certificate ${leaf.serialNumber} (tenant ${tenantId}, issuer ${leaf.issuer}) at ${this.options.directoryUrl}`,
+      whenRefused: 'the certificate stays valid until it expires: revoke it through the CA with the account that ordered it, or its private key',
+    };
+    let accountLookedUpAgain = false;
+    for (let attempt = 0; ; attempt++) {
+      abortSignal?.throwIfAborted();
+      try {
+        const client = this.client(accountKey, await this.accountUrl(tenantId, accountKey));
+        await client.revokeCertificate(toPem(leaf.der, 'CERTIFICATE'), { reason: REVOCATION_REASON_CODES[reason] });
+        this.options.logger?.info(about, 'acme certificate revoked');
+        return 'revoked';
+      } catch (err) {
+        abortSignal?.throwIfAborted();
+        // RFC 8555 §7.6: the CA answers alreadyRevoked for a certificate it revoked before: done.
+        if (err instanceof AcmeProblemError && err.shortType === 'alreadyRevoked') {
+          this.options.logger?.info({ ...about, detail: err.detail }, 'acme certificate was already revoked');
+          return 'revoked';
+        }
+        if (err instanceof AcmeProblemError && err.shortType === 'accountDoesNotExist' && !accountLookedUpAgain && this.accountUrls.delete(tenantId)) {
+          accountLookedUpAgain = true;
+          attempt--;
+          continue;
+        }
+        const mapped = toCertopsError(err, this.options.directoryUrl, operation);
+        const wait = retryDelayMs(err, attempt);
+        if (wait === undefined) throw mapped;
+        this.options.logger?.warn({ ...about, attempt, waitMs: wait, why: mapped.message }, 'acme revocation retried');
+        await this.sleep(wait, abortSignal);
+      }
+    }
+  }
+
   /** Forgets the order kept for `idempotencyKey` (the caller has recorded its certificate and key). */
   async release(tenantId: string, certificateId: string, idempotencyKey: string): Promise<void> {
     const entry = await this.options.journal?.get({ tenantId, certificateId });
@@ -246,6 +327,8 @@ export class AcmeIssuer implements Issuer {
       await this.dropOrder(request, await this.options.journal?.get(request), 'the certificate does not match the journaled CSR key');
       throw new RetryableError(`ACME order ${order.url} for ${request.certificateId} (tenant ${request.tenantId}) returned a certificate that does not match the journaled key; a new order will be placed`);
     }
+    // What signed it, so that revoke knows this CA's certificates from others' (see the header).
+    await this.recordIssuingKey(request.tenantId, issuingKeyId(parsePemBundle(pems[0])[0]));
     // Kept for an idempotent caller until it releases it: a repeat continues this valid order.
     if (!idempotencyKey) await this.dropOrder(request, await this.options.journal?.get(request));
     this.options.logger?.info(
@@ -383,6 +466,31 @@ export class AcmeIssuer implements Issuer {
     return { order, csrKeyPem };
   }
 
+  private async storedIssuingKeyIds(tenantId: string): Promise<Set<string>> {
+    const stored = await this.options.keyStore.get(tenantId, this.issuingKeyIdsStoreName);
+    return new Set((stored ?? '').split('\n').filter((line) => line !== ''));
+  }
+
+  /**
+   * Adds the key that signed a downloaded certificate to the tenant's record (see the header).
+   * Best effort: the certificate is issued either way; a record that misses a key is completed by
+   * the next certificate that key signs (logged).
+   */
+  private async recordIssuingKey(tenantId: string, keyId: string): Promise<void> {
+    const seen = `${tenantId}|${keyId}`;
+    if (this.recordedIssuingKeys.has(seen)) return;
+    const write = (this.issuingKeyWrites.get(tenantId) ?? Promise.resolve()).then(async () => {
+      const known = await this.storedIssuingKeyIds(tenantId);
+      if (!known.has(keyId)) await this.options.keyStore.put(tenantId, this.issuingKeyIdsStoreName, [...known, keyId].slice(-MAX_ISSUING_KEY_IDS).join('\n'));
+      this.recordedIssuingKeys.add(seen);
+    });
+    const settled = write.catch((err: unknown) =>
+      this.options.logger?.warn({ tenantId, keyId, reason: errorMessage(err) }, 'acme issuing key not recorded; revocation may take this CA\'s certificates for another\'s'),
+    );
+    this.issuingKeyWrites.set(tenantId, settled);
+    await settled;
+  }
+
   /** Forgets a journaled order and its CSR key. Best effort: a failure here must not turn a success into an error. */
   private async dropOrder(request: AcmeOrderJournalKey, entry: JournaledAcmeOrder | null | undefined, reason?: string): Promise<void> {
     if (!entry) return;
@@ -518,6 +626,18 @@ export class AcmeIssuer implements Issuer {
 /** KeyStore name of a journaled order's CSR key (the KeyStore already scopes names per tenant). */
 export function orderKeyName(certificateId: string): string {
   return `acme/orders/${certificateId}`;
+}
+
+/**
+ * The key that signed a certificate: its Authority Key Identifier (RFC 5280 §4.2.1.1, which the
+ * CA/B Baseline Requirements make mandatory for subscriber certificates), or its issuer name.
+ */
+function issuingKeyId(certificate: Certificate): string {
+  try {
+    return `aki:${ariCertId(certificate.der).split('.')[0]}`;
+  } catch {
+    return `dn:${nameKey(certificate.issuer)}`;
+  }
 }
 
 function ensureNewline(pem: string): string {

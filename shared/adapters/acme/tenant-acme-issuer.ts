@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { Clock } from '../../domain/clock';
 import { errorMessage, PermanentError } from '../../domain/errors';
 import type { AcmeSettings } from '../../config/model';
-import type { CertificateRequest, IssuedCertificate, Issuer, IssueOptions, RenewalSuggestion } from '../../ports/issuer';
+import type { CertificateRequest, IssuedCertificate, Issuer, IssueOptions, RenewalSuggestion, RevocationReason } from '../../ports/issuer';
 import { ariCertId } from '../../domain/ari';
 import { toPem } from '../local/certificate-factory';
 import type { KeyStore } from '../../ports/key-store';
@@ -48,6 +48,15 @@ export class TenantAcmeIssuer implements Issuer {
   async release(tenantId: string, certificateId: string, idempotencyKey: string): Promise<void> {
     if (!this.options.tenants.get(tenantId)?.acme) return;
     await (await this.issuerFor(tenantId)).release(tenantId, certificateId, idempotencyKey);
+  }
+
+  /**
+   * Revokes through the tenant's own CA and account (AcmeIssuer.revoke). A tenant without ACME
+   * settings has no CA of its own here: nothing of its is this issuer's to revoke, nothing is sent.
+   */
+  async revoke(tenantId: string, certificatePem: string, reason: RevocationReason): Promise<'revoked' | 'not-ours'> {
+    if (!this.options.tenants.get(tenantId)?.acme) return 'not-ours';
+    return (await this.issuerFor(tenantId)).revoke(tenantId, certificatePem, reason);
   }
 
   /**
