@@ -14,6 +14,12 @@
  * Functions instances) the creators hold an election through the store's atomic `claim`: one
  * creates and stores the CA, the others wait for it and use what is stored. Without the election
  * the last writer won and the certificates signed by the losers stopped chaining.
+ *
+ * Revocation: none, on purpose. This CA publishes no CRL and runs no OCSP responder (its
+ * certificates carry no CRL distribution point or AIA OCSP URL, RFC 5280 §4.2.1.13, §4.2.2.1), so
+ * no relying party could learn of a revocation. `revoke` is therefore left undefined (the rotation
+ * records 'issuer-cannot-revoke'); answering 'not-ours' would be false, since it did issue the
+ * certificate. A compromised key is handled by replacing the certificate and deleting the old key.
  */
 import { X509Certificate } from 'node:crypto';
 import type { Clock } from '../../domain/clock';
