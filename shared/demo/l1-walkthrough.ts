@@ -125,9 +125,10 @@ export async function runL1Walkthrough(o: L1WalkthroughOptions): Promise<boolean
   print(`     The operator renews ${mail} (runtime.pipeline.requestRenewal): it must now wait for approval`);
   const before = await deployed(mail);
   const { sweepId } = await runtime.pipeline.requestRenewal({ tenantId, certificateId: mail, reason: 'operator re-issue' });
-  const approvalId = `${sweepId}:${mail}`;
   const pending = await call('GET', `${base}/approvals`);
-  const approval = ((pending.body.approvals as Array<Record<string, unknown>> | undefined) ?? []).find((a) => a.approvalId === approvalId);
+  // One approval per certificate, action and certificate being replaced: this renewal's is the pending one of mail.
+  const approval = ((pending.body.approvals as Array<Record<string, unknown>> | undefined) ?? []).find((a) => a.certificateId === mail && a.status === 'pending');
+  const approvalId = String(approval?.approvalId);
   const waited = (await deployed(mail)) === before;
   if (expect(pending.status === 200 && approval?.status === 'pending' && waited, `approval ${approvalId}: ${String(approval?.status)}; still deployed: ${waited}`)) {
     print(`     GET ${base}/approvals → ${approvalId}: ${String(approval!.status)} (${String(approval!.action)}, expires ${String(approval!.expiresAt)}); nothing deployed yet`);
@@ -135,7 +136,7 @@ export async function runL1Walkthrough(o: L1WalkthroughOptions): Promise<boolean
   const approved = await call('POST', `${base}/approvals/${encodeURIComponent(approvalId)}/approve`, {});
   const rotation = (await runtime.deps.store.getManagedState(tenantId, mail))?.rotation;
   const after = await o.served(o.overridden.server);
-  if (expect(approved.status === 200 && rotation?.rotationId === approvalId && rotation.state === 'committed', `approve answered ${approved.status}; rotation ${String(rotation?.rotationId)} ${String(rotation?.state)}`)) {
+  if (expect(approved.status === 200 && rotation?.rotationId === `${sweepId}:${mail}` && rotation.state === 'committed', `approve answered ${approved.status}; rotation ${String(rotation?.rotationId)} ${String(rotation?.state)}`)) {
     print(`     POST ${base}/approvals/${approvalId}/approve → ${approved.status}, ${String(approved.body.status)} by ${String(approved.body.decidedBy)}`);
     const verified = expect(after === (await deployed(mail)) && after !== before, `a fresh handshake got ${short(after)}`);
     if (verified) print(`     ${o.overridden.server}: ${short(before)} → ${short(after)}  ROTATED and verified (fresh handshake), rotation ${rotation!.state}`);
