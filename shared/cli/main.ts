@@ -32,8 +32,9 @@ const USAGE = `usage:
                                               export's signed head), saved as a JSON file
   certops audit export --format oscal --tenant T [--from ISO] [--to ISO] [--out FILE]
                                               OSCAL 1.2.1 assessment results of the tenant's evidence
-  certops renew --tenant T CERTIFICATE [--reason WHY] [--config FILE]
-                                              renew and rotate one managed certificate now
+  certops renew --tenant T CERTIFICATE [--reason WHY] [--key-compromise] [--config FILE]
+                                              renew and rotate one managed certificate now;
+                                              --key-compromise: keep no previous key, revoke the old certificate
   certops rollback --tenant T CERTIFICATE --reason WHY [--config FILE]
                                               undo the certificate's last rotation (an override)
   certops serve [--config FILE]               keep running: sweeps on the schedule, until SIGINT/SIGTERM
@@ -56,6 +57,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
       tenant: { type: 'string', multiple: true },
       json: { type: 'boolean', default: false },
       reason: { type: 'string' },
+      'key-compromise': { type: 'boolean', default: false },
       format: { type: 'string' },
       from: { type: 'string' },
       to: { type: 'string' },
@@ -100,7 +102,8 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
       const runtime = createEmbeddedRuntime(loadConfig(configFile), { logger, observer: progress(print) });
       try {
         runtime.pipeline.start();
-        const { sweepId } = await runtime.pipeline.requestRenewal({ tenantId, certificateId: sub, reason: values.reason ?? 'operator' });
+        const keyCompromise = values['key-compromise'] === true;
+        const { sweepId } = await runtime.pipeline.requestRenewal({ tenantId, certificateId: sub, reason: values.reason ?? 'operator', keyCompromise });
         const rotation = (await runtime.deps.store.getManagedState(tenantId, sub))?.rotation;
         const ours = rotation?.rotationId === `${sweepId}:${sub}` ? rotation : null;
         print(
@@ -108,6 +111,10 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
             ? `renewal ${sweepId}: ${ours.state}${ours.issued ? ` ${ours.issued.fingerprint.slice(0, 16)}` : ''}${ours.failure ? ` (${ours.failure.reason})` : ''}`
             : `renewal ${sweepId}: no rotation ran; the gate decision is in the audit (an L2 or L3 gate waits for a human)`,
         );
+        if (ours && keyCompromise) {
+          print(`  previous key: ${ours.retired ? `deleted (${ours.retired.at})` : 'NOT deleted yet; the key-retirement job deletes it'}`);
+          print(`  old certificate: ${ours.revocation ? `${ours.revocation.outcome}${ours.revocation.detail ? ` (${ours.revocation.detail})` : ''}` : 'not revoked yet; the key-retirement job asks the CA again'}`);
+        }
         const dead = await runtime.bus.deadLetters();
         for (const d of dead) print(`  dead letter on ${d.subscription}: ${d.reason}: ${d.description ?? ''}`);
         return ours?.state === 'committed' && dead.length === 0 ? 0 : 1;
