@@ -66,7 +66,8 @@ export interface Issuer {
    * Asks the CA to revoke a certificate this issuer obtained for the tenant (ACME `revokeCert`,
    * RFC 8555 §7.6, signed by the account that ordered it), with an RFC 5280 §5.3.1 reason.
    * Idempotent: a certificate the CA reports as already revoked counts as revoked. Resolves
-   * 'revoked', or 'not-ours' when this issuer's CA did not issue it (nothing was asked). Throws
+   * 'revoked', or 'not-ours' when this issuer did not obtain it for the tenant (another CA signed
+   * it, or the tenant has no account at this CA; nothing was asked). Throws
    * RetryableError for transient failures, PermanentError when the CA refuses.
    */
   revoke?(tenantId: string, certificatePem: string, reason: RevocationReason): Promise<'revoked' | 'not-ours'>;
