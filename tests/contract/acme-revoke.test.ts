@@ -5,11 +5,9 @@
  * `Status: "Revoked"` and the RFC 5280 §5.3.1 reason code), never from the client's own answer.
  * "Nothing is sent" is read from every request acme-client made (AcmeRequestLog).
  */
-import https from 'node:https';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { X509Certificate } from 'node:crypto';
 import { fixedClock } from '../../shared/domain/clock';
 import { PermanentError, RetryableError } from '../../shared/domain/errors';
 import type { TenantConfig } from '../../shared/config/model';
@@ -17,6 +15,7 @@ import type { RevocationReason } from '../../shared/ports/issuer';
 import { ChalltestsrvDnsSolver } from '../../shared/adapters/acme/challtestsrv-dns-solver';
 import { TenantAcmeIssuer } from '../../shared/adapters/acme/tenant-acme-issuer';
 import { startPebble, type PebbleHandle } from '../../shared/demo/pebble-lab';
+import { statusAtPebble as pebbleStatus } from '../support/pebble-status';
 import { AcmeRequestLog, aDns01Issuer, aRequestFor } from '../support/acme-builders';
 import { InMemoryKeyStore } from '../support/in-memory-key-store';
 import { aCertificate } from '../support/x509-builders';
@@ -41,20 +40,8 @@ afterAll(async () => {
 });
 
 /** What Pebble itself says about a certificate it issued (its management interface). */
-async function statusAtPebble(certificatePem: string, ca: PebbleHandle = pebble): Promise<{ Status: string; Reason?: number }> {
-  const serial = new X509Certificate(certificatePem).serialNumber.toLowerCase();
-  const body = await new Promise<string>((resolve, reject) => {
-    https
-      .get(`${ca.managementUrl}/cert-status-by-serial/${serial}`, { agent: ca.agent }, (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (c) => (text += c));
-        res.on('end', () => (res.statusCode === 200 ? resolve(text) : reject(new Error(`Pebble answered ${res.statusCode}: ${text}`))));
-      })
-      .on('error', reject);
-  });
-  const { Status, Reason } = JSON.parse(body) as { Status: string; Reason?: number };
-  return Reason === undefined ? { Status } : { Status, Reason };
+function statusAtPebble(certificatePem: string, ca: PebbleHandle = pebble): Promise<{ Status: string; Reason?: number }> {
+  return pebbleStatus(certificatePem, ca);
 }
 
 describe('AcmeIssuer.revoke against Pebble', () => {
