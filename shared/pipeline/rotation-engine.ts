@@ -19,15 +19,15 @@
  * Idempotency key: the rotation id `<sweepId>:<certificateId>`. A request whose rotation is
  * finished emits its outcome again (same event id: the bus drops the duplicate); a request that
  * finds another rotation of the certificate still open drives that one to its end instead of
- * starting a second; a request to replace a certificate certops has already replaced rests on a
- * stale observation and is skipped (staleRequest).
+ * starting a second; a request resting on an observation made before certops deployed the
+ * current certificate is stale and skipped (staleRequest).
  */
 import { randomUUID } from 'node:crypto';
 import type { ManagedCertificateConfig, TenantConfig, DeploymentTarget } from '../config/model';
 import { deploymentTargets, SELF_VERIFYING_TARGET_TYPES } from '../config/model';
 import type { CloudEvent } from '../domain/events';
 import { errorMessage, PermanentError, RetryableError } from '../domain/errors';
-import { assertTransition, deploymentPlan, isKeyCompromise, isTerminal, ROTATION_AUDIT_KIND, type RotationState } from '../domain/rotation';
+import { assertTransition, DEFAULT_ROLLBACK_WINDOW_DAYS, deploymentPlan, isKeyCompromise, isTerminal, ROTATION_AUDIT_KIND, type RotationState } from '../domain/rotation';
 import { ConcurrencyError, type ManagedCertificateState, type RotationRecord } from '../ports/certificate-store';
 import { DeploymentError, type DeploymentReceipt } from '../ports/deployer';
 import { endpointRef } from './endpoints';
@@ -213,7 +213,7 @@ class RotationDriver {
     if (last.state !== 'committed') throw new PermanentError(`the last rotation of ${this.managed.id} (${last.rotationId}) ended ${last.state}; there is nothing committed to roll back`);
     if (last.deployments.length === 0) throw new PermanentError(`rotation ${last.rotationId} of ${this.managed.id} recorded no deployment to restore`);
     if (last.retired) {
-      const why = last.retired.why === 'key-compromise' ? 'the key it replaced was compromised' : `its rollback window ended (${this.tenant.policy?.rollbackWindowDays ?? 7} days)`;
+      const why = last.retired.why === 'key-compromise' ? 'the key it replaced was compromised' : last.retired.why === 'superseded' ? 'a later rotation replaced it' : `its rollback window ended (${this.tenant.policy?.rollbackWindowDays ?? DEFAULT_ROLLBACK_WINDOW_DAYS} days)`;
       throw new PermanentError(`rotation ${last.rotationId} of ${this.managed.id} can no longer be undone: the previous key was deleted at ${last.retired.at} because ${why}; renew instead`);
     }
     this.doc = doc;
@@ -376,7 +376,14 @@ class RotationDriver {
     const readBack: number[] = [];
     for (const { target, receipt } of this.rec.deployments) {
       if (!SELF_VERIFYING_TARGET_TYPES.includes(receipt.target.type) || !this.deps.deployer.readBack) continue;
-      const found = await this.deps.deployer.readBack(receipt);
+      let found: { fingerprintSha256: string } | null;
+      try {
+        found = await this.deps.deployer.readBack(receipt);
+      } catch (err) {
+        if (err instanceof RetryableError) throw err;
+        // Refused for good (access denied, the vault gone): unproven, so undone, never left half-way.
+        return this.startRollback('verify', `verification failed: reading ${this.targetLabel(target)} back failed: ${errorMessage(err)}`);
+      }
       if (found?.fingerprintSha256 !== fingerprint) {
         return this.startRollback('verify', `verification failed: ${this.targetLabel(target)} holds ${found?.fingerprintSha256.slice(0, 12) ?? 'nothing'}, not the new certificate`);
       }
@@ -385,7 +392,7 @@ class RotationDriver {
     if (check.verified.length === 0 && readBack.length === 0) {
       return this.startRollback('verify', 'verification failed: nothing proved the new certificate is in place (no address of any endpoint answered, and no target reads its deployment back); not committing unverified');
     }
-    await this.transition('verified', { verified: check.verified, readBack }, {}, { fingerprint, verified: check.verified, readBack });
+    await this.transition('verified', { verified: check.verified, readBack }, {}, { fingerprint, verified: check.verified, readBack, ...(check.unroutable ? { unroutable: check.unroutable } : {}) });
   }
 
   private async commit(): Promise<void> {
@@ -399,7 +406,7 @@ class RotationDriver {
         notAfter: issued.notAfter,
         lastRotation: { at: this.deps.clock.now().toISOString(), outcome: 'committed', fromFingerprint: r.fromFingerprint, toFingerprint: issued.fingerprint, reason: r.reason },
         recentRotationIds: this.recent(),
-        replacedFingerprints: this.replaced(r.fromFingerprint),
+        deployedAt: this.deps.clock.now().toISOString(),
       },
       { from: r.fromFingerprint, to: issued.fingerprint, verified: r.verified, level: r.decision.level },
     );
@@ -482,7 +489,7 @@ class RotationDriver {
     // An overridden rotation had been committed: what is deployed now is the previous certificate again.
     const undone =
       r.failure?.step === 'override' && r.restoredVerified === true
-        ? { deployedFingerprint: r.fromFingerprint, notAfter: r.fromNotAfter, replacedFingerprints: this.replaced(r.issued?.fingerprint ?? null).filter((f) => f !== r.fromFingerprint) }
+        ? { deployedFingerprint: r.fromFingerprint, notAfter: r.fromNotAfter, deployedAt: this.deps.clock.now().toISOString() }
         : {};
     await this.transition(
       'escalated',
@@ -576,12 +583,6 @@ class RotationDriver {
     await this.save({ ...this.rec, lease: null }, {}).catch((err) => this.ctx.log.warn({ err, certificateId: this.managed.id }, 'could not give the rotation lease back; it runs out by itself'));
   }
 
-  /** The fingerprints certops has taken out of service, with `fingerprint` added (bounded, newest last). */
-  private replaced(fingerprint: string | null): string[] {
-    const known = (this.doc.replacedFingerprints ?? []).filter((f) => f !== fingerprint);
-    return (fingerprint ? [...known, fingerprint] : known).slice(-RECENT_ROTATIONS);
-  }
-
   private recent(): string[] {
     return [...(this.doc.recentRotationIds ?? []).filter((id) => id !== this.rec.rotationId), this.rec.rotationId].slice(-RECENT_ROTATIONS);
   }
@@ -615,24 +616,28 @@ class RotationDriver {
 }
 
 /**
- * Why a new rotation for `request` would act on a stale observation (null: it would not). Once
- * certops has deployed a certificate, a request to replace another one is stale when certops
- * itself took that one out of service (a committed rotation replaced it, or an override undid
- * it), whatever the times say, or when it was observed before certops' last deployment. A
- * certificate observed after that deployment that certops never deployed (a human put it there)
- * is not stale: replacing it is real work (and a risk the gate weighs).
+ * Observation and deployment times come from different clocks (the discover and rotate stages may
+ * run on different instances): an observation this close after a deployment still counts as made
+ * before it. A certificate really put back by hand is seen again by the next sweep.
  */
-export function staleRequest(doc: Pick<ManagedCertificateState, 'deployedFingerprint' | 'lastRotation' | 'replacedFingerprints'>, request: Pick<RotationRequest, 'fromFingerprint' | 'observedAt'>): string | null {
+export const STALE_OBSERVATION_SKEW_MS = 60_000;
+
+/**
+ * Why a new rotation for `request` would act on a stale observation (null: it would not). Once
+ * certops has deployed a certificate, a request to replace another one rests on an observation
+ * made before that deployment (redelivered after a crash, or from a sweep that overlapped it):
+ * the certificate it names is no longer deployed, and rotating again would replace the fresh one.
+ * Decided by the time of the observation, never of the request or the gate decision. A
+ * certificate observed after the deployment that certops did not deploy (a human put one back, or
+ * another in its place) is real work: certops replaces it, and the gate weighs the risk.
+ */
+export function staleRequest(doc: Pick<ManagedCertificateState, 'deployedFingerprint' | 'deployedAt' | 'lastRotation'>, request: Pick<RotationRequest, 'fromFingerprint' | 'observedAt'>): string | null {
   const deployed = doc.deployedFingerprint;
   if (!deployed || request.fromFingerprint === deployed) return null;
-  if (request.fromFingerprint && doc.replacedFingerprints?.includes(request.fromFingerprint)) {
-    return `certops already replaced ${request.fromFingerprint.slice(0, 16)}; ${deployed.slice(0, 16)} is deployed now`;
-  }
-  const deployedAt = doc.lastRotation?.at;
-  if (deployedAt && Date.parse(request.observedAt) < Date.parse(deployedAt)) {
-    return `observed at ${request.observedAt}, before certops deployed ${deployed.slice(0, 16)} at ${deployedAt}`;
-  }
-  return null;
+  // Records written before deployedAt existed: the last commit is when the deployment happened.
+  const deployedAt = doc.deployedAt ?? (doc.lastRotation?.outcome === 'committed' ? doc.lastRotation.at : null);
+  if (!deployedAt || Date.parse(request.observedAt) >= Date.parse(deployedAt) + STALE_OBSERVATION_SKEW_MS) return null;
+  return `observed ${request.fromFingerprint?.slice(0, 16) ?? 'nothing served'} at ${request.observedAt}, before certops deployed ${deployed.slice(0, 16)} at ${deployedAt}`;
 }
 
 function describeTarget(target: DeploymentTarget): string {

@@ -6,6 +6,11 @@
  * the passing run must span that long: one handshake that reached a new nginx worker does not
  * prove the old workers have stopped accepting (measured under load: two passes 50 ms apart still
  * let an old worker answer 8 ms after; old workers accept for up to ~130 ms after a reload).
+ *
+ * An address certops' own host has no route to (probe error `no-route`: an AAAA address on a host
+ * without IPv6) proves nothing either way and is skipped, as discovery treats it, when another
+ * address of the same endpoint answered; an endpoint none of whose addresses certops can reach is
+ * pending (nothing proves it serves the new certificate).
  */
 import { createHash } from 'node:crypto';
 import type { EndpointRef } from './event-data';
@@ -14,6 +19,8 @@ import type { PipelineDeps } from './stage';
 export interface ServedCheck {
   ok: boolean;
   verified: Array<{ endpointId: string; address: string }>;
+  /** Addresses certops has no route to, skipped beside an address of the same endpoint that answered. */
+  unroutable?: Array<{ endpointId: string; address: string }>;
   /** Addresses that did not serve the expected certificate, with what they served instead. */
   pending: Array<{ endpointId: string; address: string; served: string | null; error: string | null }>;
 }
@@ -40,13 +47,17 @@ export async function checkServed(deps: PipelineDeps, endpoints: EndpointRef[], 
         }).then((r) => ({ address, r })),
       ),
     );
-    for (const { address, r } of probes) {
+    const routable = probes.filter(({ r }) => r.ok || r.error.code !== 'no-route');
+    for (const { address, r } of routable.length > 0 ? routable : probes) {
       const served = r.ok ? createHash('sha256').update(r.chain[0]).digest('hex') : null;
       if (served === fingerprint) result.verified.push({ endpointId: endpoint.endpointId, address });
       else {
         result.ok = false;
         result.pending.push({ endpointId: endpoint.endpointId, address, served, error: r.ok ? null : r.error.message });
       }
+    }
+    if (routable.length > 0 && routable.length < probes.length) {
+      result.unroutable = [...(result.unroutable ?? []), ...probes.filter((p) => !routable.includes(p)).map(({ address }) => ({ endpointId: endpoint.endpointId, address }))];
     }
   }
   return result;

@@ -82,11 +82,11 @@ export interface ManagedCertificateState {
   /** Ids of the last finished rotations, newest last: a late duplicate of their request is a no-op. */
   recentRotationIds?: string[];
   /**
-   * Fingerprints certops has taken out of service, newest last (what each committed rotation
-   * replaced, and what an override undid): a request to replace one of them rests on a stale
-   * observation and is skipped.
+   * When certops put `deployedFingerprint` in place (a committed rotation, or an override that
+   * restored the previous certificate): a request resting on an observation made before it, of
+   * another certificate, is stale and skipped.
    */
-  replacedFingerprints?: string[];
+  deployedAt?: string | null;
   version: number;
 }
 

@@ -18,6 +18,7 @@ import { KeyVaultCertificateVault } from '../../shared/adapters/azure/key-vault-
 import { KeyVaultDeployer } from '../../shared/adapters/azure/key-vault-deployer';
 import { createEmbeddedRuntime, type EmbeddedRuntime } from '../../shared/composition-root';
 import type { ManagedCertificateConfig } from '../../shared/config/model';
+import { PermanentError } from '../../shared/domain/errors';
 import { createLogger } from '../../shared/observability/logger';
 import { aTestConfig } from '../support/config-builders';
 import { startKeyVaultStubWithClients, type KeyVaultStub } from '../support/key-vault-stub';
@@ -40,15 +41,15 @@ afterEach(async () => {
 });
 
 /** One tenant whose only managed certificate no endpoint serves (the configuration file would refuse it; this builds it directly). */
-function aRuntime(managed: ManagedCertificateConfig, options: { clients?: KeyVaultClients; readBackLies?: boolean } = {}): EmbeddedRuntime {
+function aRuntime(managed: ManagedCertificateConfig, options: { clients?: KeyVaultClients; readBack?: () => Promise<{ fingerprintSha256: string } | null> } = {}): EmbeddedRuntime {
   const config = aTestConfig(dir, { tenants: [{ id: 'acme', assignee: { name: 'Dana' }, endpoints: [], managedCertificates: [managed] }] });
   return createEmbeddedRuntime(config, {
     logger: createLogger({ level: 'silent' }),
     consoleStream: null,
     rotation: { verifyTimeoutMs: 300, verifyInitialDelayMs: 10, verifyMaxDelayMs: 50, verifySettleMs: 0 },
     deployers: options.clients ? [new KeyVaultDeployer({ clientsFor: () => options.clients!, pollIntervalInMs: 5 })] : [],
-    // A vault that answers with another certificate than the one deployed (fault injection).
-    decorate: options.readBackLies ? (deps) => ({ ...deps, deployer: Object.assign(Object.create(deps.deployer), { readBack: async () => ({ fingerprintSha256: 'f'.repeat(64) }) }) }) : undefined,
+    // A vault that answers otherwise than the stand-in (fault injection).
+    decorate: options.readBack ? (deps) => ({ ...deps, deployer: Object.assign(Object.create(deps.deployer), { readBack: options.readBack }) }) : undefined,
   });
 }
 
@@ -86,9 +87,22 @@ describe('Defect 2: a rotation can commit with zero verification', () => {
   it('When Key Vault holds another certificate than the one deployed, then the rotation rolls back instead of committing', async () => {
     const started = await startKeyVaultStubWithClients({ selfSignAfterPolls: 0, maxRetries: 0 });
     stub = started.stub;
-    runtime = aRuntime({ id: 'web', dnsNames: ['www.acme.test'], issuer: 'local-ca', target: { type: 'key-vault', vaultUrl: stub.url, certificateName: 'web' } }, { clients: started.clients, readBackLies: true });
+    runtime = aRuntime({ id: 'web', dnsNames: ['www.acme.test'], issuer: 'local-ca', target: { type: 'key-vault', vaultUrl: stub.url, certificateName: 'web' } }, { clients: started.clients, readBack: async () => ({ fingerprintSha256: 'f'.repeat(64) }) });
     const state = await renew(runtime);
     expect(state.rotation?.state).toBe('escalated');
     expect(state.rotation?.failure?.reason).toMatch(/key vault .* holds ffffffffffff, not the new certificate/);
+  });
+
+  it('When reading Key Vault back is refused for good, then the rotation rolls back instead of staying half-way', async () => {
+    const started = await startKeyVaultStubWithClients({ selfSignAfterPolls: 0, maxRetries: 0 });
+    stub = started.stub;
+    const refused = async () => {
+      throw new PermanentError('Key Vault refused: 403 Forbidden');
+    };
+    runtime = aRuntime({ id: 'web', dnsNames: ['www.acme.test'], issuer: 'local-ca', target: { type: 'key-vault', vaultUrl: stub.url, certificateName: 'web' } }, { clients: started.clients, readBack: refused });
+    const state = await renew(runtime);
+    expect(state.rotation?.state).toBe('escalated');
+    expect(state.rotation?.failure?.reason).toContain('reading key vault');
+    expect(await runtime.bus.deadLetters()).toEqual([]);
   });
 });

@@ -4,8 +4,9 @@
  * An analysis made before a rotation committed still names the certificate that was replaced; when
  * its renewal request reaches the rotate stage later (redelivered after a crash, or from a sweep
  * that overlapped another), it must not rotate again. The request carries the time of the
- * observation it rests on, and rotate skips a request whose `fromFingerprint` certops has since
- * replaced, whatever the times.
+ * observation it rests on, and rotate skips a request whose `fromFingerprint` is no longer the
+ * deployed certificate when that observation predates the deployment, however late the request
+ * was gated or delivered (the old check compared the gate's time).
  *
  * Real parts: twenty TLS servers on loopback serving due certificates from files, certops' own CA,
  * the files deployer reloading each server, `certops run` in child processes that are SIGKILLed
