@@ -15,7 +15,7 @@ import type { TenantConfig } from '../config/model';
 import { ConcurrencyError } from '../ports/certificate-store';
 import type { PendingApproval } from '../ports/governance-store';
 import type { DeliveryContext } from '../pipeline/delivery';
-import { approvalExpiry, approvedRequest, escalateGate, lowerGate, RENEWAL_ACTIONS, rotationRan } from '../pipeline/governance';
+import { approvalExpiry, approvedRequest, approvedRotationId, escalateGate, lowerGate, RENEWAL_ACTIONS, rotationFinished } from '../pipeline/governance';
 import { inventoryRows } from '../pipeline/inventory';
 import { runOverride } from '../pipeline/on-demand';
 import { verifyTenantAudit } from '../pipeline/audit-heads';
@@ -279,7 +279,7 @@ async function decide(call: Call, status: 'approved' | 'denied'): Promise<ApiRes
   const approval = await governance.getApproval(call.tenant.id, call.params.approval);
   if (!approval) throw new HttpError(404, `no approval ${call.params.approval} for tenant ${call.tenant.id}`);
   const reason = status === 'denied' ? requiredText(call.body, 'reason') : typeof call.body.reason === 'string' ? call.body.reason : null;
-  if (approval.status === 'approved' && status === 'approved' && !(await rotationRan(call.api.deps, call.tenant.id, approval))) {
+  if (approval.status === 'approved' && status === 'approved' && !(await rotationFinished(call.api.deps, call.tenant.id, approvedRotationId(approval), approval.certificateId))) {
     await call.api.publish([approvedRequest(approval)]); // a retry after the publish failed
     return { status: 200, body: summarizeApproval(approval) };
   }

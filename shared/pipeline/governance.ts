@@ -12,6 +12,7 @@
 import type { ManagedCertificateConfig, TenantConfig } from '../config/model';
 import type { CloudEvent } from '../domain/events';
 import { levelRank, type ActionType, type GateLevel, type RaisedGate } from '../domain/gate-policy';
+import { isTerminal } from '../domain/rotation';
 import type { RiskFacts } from '../domain/gate-risks';
 import { learnFrom, type LearningChange } from '../domain/override-learning';
 import { ConcurrencyError, type ManagedCertificateState } from '../ports/certificate-store';
@@ -62,7 +63,8 @@ export async function holdForApproval(ctx: DeliveryContext, gated: GatedRenewal,
       const open = Date.parse(existing.expiresAt) > now.getTime();
       if (existing.status === 'pending' && open) return { kind: 'waiting', approval: existing };
       if (existing.status === 'denied' && open) return { kind: 'denied', approval: existing };
-      if (existing.status === 'approved' && !(await rotationRan(deps, tenant.id, existing))) return { kind: 'approved', approval: existing };
+      // Approved and its rotation not finished (never started, or still running): that rotation is the answer.
+      if (existing.status === 'approved' && !(await rotationFinished(deps, tenant.id, approvedRotationId(existing), existing.certificateId))) return { kind: 'approved', approval: existing };
       // Past its time and the expiry job has not run yet: marked, audited and told as it would be.
       if (existing.status === 'pending' && (await expireApproval(ctx, existing))) continue;
     }
@@ -130,20 +132,28 @@ export function approvedRequest(approval: PendingApproval): CloudEvent<GatedRene
   return { ...request, data: { ...request.data, decision: { ...request.data.decision, rationale } } };
 }
 
-/** Has the rotation an approved approval started already run (open, or finished)? */
-export async function rotationRan(deps: PipelineDeps, tenantId: string, approval: PendingApproval): Promise<boolean> {
-  const rotationId = approvedRotationId(approval);
-  const state = await deps.store.getManagedState(tenantId, approval.certificateId);
-  return state?.rotation?.rotationId === rotationId || (state?.recentRotationIds ?? []).includes(rotationId);
+/** Where a rotation stands: not started, open (its record is the certificate's current one), or finished. */
+async function rotationStanding(deps: PipelineDeps, tenantId: string, rotationId: string, certificateId: string): Promise<'none' | 'open' | 'finished'> {
+  const state = await deps.store.getManagedState(tenantId, certificateId);
+  if ((state?.recentRotationIds ?? []).includes(rotationId)) return 'finished';
+  if (state?.rotation?.rotationId !== rotationId) return 'none';
+  return isTerminal(state.rotation.state) ? 'finished' : 'open';
+}
+
+/** Has this rotation finished (committed or escalated)? */
+export async function rotationFinished(deps: PipelineDeps, tenantId: string, rotationId: string, certificateId: string): Promise<boolean> {
+  return (await rotationStanding(deps, tenantId, rotationId, certificateId)) === 'finished';
 }
 
 /**
  * The rotate stage's check before it acts on a renewal gated at L2: the approval must be recorded
- * as approved now (a held request published before a denial, or replayed, must not rotate).
- * Null when granted; otherwise why not.
+ * as approved now (a held request published before a denial, or replayed, must not rotate). A
+ * request whose rotation has started already was approved when it started: its redelivery (after
+ * a crash) resumes it whatever became of the approval since. Null when granted; otherwise why not.
  */
 export async function approvalRefusal(deps: PipelineDeps, tenantId: string, request: GatedRenewal): Promise<string | null> {
   if (request.decision.level !== 'L2') return null;
+  if ((await rotationStanding(deps, tenantId, `${request.sweepId}:${request.certificateId}`, request.certificateId)) !== 'none') return null;
   const approvalId = approvalIdOf(request);
   const approval = await deps.governance.getApproval(tenantId, approvalId);
   if (!approval) return `approval ${approvalId} does not exist`;

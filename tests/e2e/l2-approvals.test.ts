@@ -12,7 +12,10 @@ import type { Principal } from '../../shared/api/auth';
 import type { EmbeddedRuntime } from '../../shared/composition-root';
 import { expireApprovals } from '../../shared/pipeline/approval-expiry-job';
 import { publishEvents } from '../../shared/pipeline/embedded-pipeline';
-import { approvedRequest } from '../../shared/pipeline/governance';
+import { approvalRefusal, approvedRequest, approvedRotationId, holdForApproval } from '../../shared/pipeline/governance';
+import type { GatedRenewal } from '../../shared/pipeline/event-data';
+import { cloudEvent, type CloudEvent } from '../../shared/domain/events';
+import { EVENT_TYPES } from '../../shared/pipeline/topology';
 import { aCrashWorld, CERTIFICATE, TENANT, type CrashWorld } from '../support/rotation-crash-world';
 import { readSideEffects } from '../support/rotation-crash-decorators';
 
@@ -129,5 +132,51 @@ describe('Defect 3: a denied approval can still rotate', () => {
     expect(readSideEffects(world.sideEffectLog).filter((e) => e.kind === 'issue')).toHaveLength(1);
     expect(await world.served()).toBe((await runtime.deps.store.getManagedState(TENANT, CERTIFICATE))?.deployedFingerprint);
     expect((await answer('approve', approval.approvalId)).status).toBe(409);
+  });
+});
+
+describe('An approved rotation still running when the next sweep comes (review of defects 3 and 5)', () => {
+  it('When the gate meets the approval while its rotation is open, then nobody is asked again, and the redelivered request of that rotation is not refused', async () => {
+    await anL2World();
+    await sweep();
+    const [pending] = await runtime.deps.governance.listApprovals(TENANT, 'pending');
+    const approved = await runtime.deps.governance.putApproval({ ...pending, status: 'approved', decidedBy: 'human:dana@msp.example', decidedAt: new Date().toISOString(), version: pending.version + 1 }, pending.version);
+    const held = (approved.request as CloudEvent<GatedRenewal>).data;
+    // The approved rotation has started and not finished (its process died at 'issued', say).
+    const doc = await runtime.deps.store.getManagedState(TENANT, CERTIFICATE);
+    await runtime.deps.store.putManagedState(
+      {
+        ...(doc ?? { tenantId: TENANT, certificateId: CERTIFICATE, deployedFingerprint: null, notAfter: null, lastRotation: null, version: 0 }),
+        rotation: { rotationId: approvedRotationId(approved), state: 'issued', reason: held.reason, observedAt: held.observedAt, decision: held.decision, fromFingerprint: held.currentFingerprint, fromNotAfter: held.notAfter, replaces: null, issued: null, deployments: [], verified: [], failure: null, restored: null, restoredVerified: null, history: [], lease: null },
+        version: (doc?.version ?? 0) + 1,
+      },
+      doc?.version ?? 0,
+    );
+    const ctx = { deps: runtime.deps, tenant: runtime.deps.tenants.get(TENANT)!, audit: async () => undefined, log: runtime.deps.logger };
+    const standing = await holdForApproval(ctx, held, approved.request as CloudEvent<GatedRenewal>);
+    expect(standing.kind).toBe('approved');
+    // Even if the approval changed since (a human denied after it started), the started rotation resumes.
+    await runtime.deps.governance.putApproval({ ...approved, status: 'denied', version: approved.version + 1 }, approved.version);
+    expect(await approvalRefusal(runtime.deps, TENANT, held)).toBeNull();
+    // A request that has not started is still refused.
+    expect(await approvalRefusal(runtime.deps, TENANT, { ...held, sweepId: 'another-sweep' })).toMatch(/is denied/);
+    expect(asked()).toHaveLength(1);
+  });
+
+  it('When a stale request reaches the gate after the certificate was replaced, then no approval is asked for it', async () => {
+    await anL2World();
+    await sweep();
+    const [pending] = await runtime.deps.governance.listApprovals(TENANT, 'pending');
+    const request = (pending.request as CloudEvent<GatedRenewal>).data;
+    expect((await answer('approve', pending.approvalId)).status).toBe(200);
+    await runtime.bus.idle();
+    expect((await runtime.deps.store.getManagedState(TENANT, CERTIFICATE))?.rotation?.state).toBe('committed');
+    // The same observation's renewal request from another, overlapping sweep arrives now.
+    const { decision: _decision, ...renewal } = request;
+    await publishEvents(runtime.bus, [cloudEvent({ id: 'late:renew', type: EVENT_TYPES.renewalRequested, source: '/test', time: new Date(), tenantId: TENANT, correlationId: 'late', subject: CERTIFICATE, data: { ...renewal, sweepId: 'late' } })]);
+    await runtime.bus.idle();
+    expect(asked()).toHaveLength(1);
+    expect(await runtime.bus.deadLetters()).toEqual([]);
+    expect((await runtime.deps.governance.listApprovals(TENANT, 'pending'))).toEqual([]);
   });
 });

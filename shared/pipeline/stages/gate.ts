@@ -18,6 +18,7 @@ import { EVENT_TYPES } from '../topology';
 import { underClaim } from '../claims';
 import { assertOwnCertificate, scopedTenant } from '../tenant-scope';
 import { gateRisks } from '../../domain/gate-risks';
+import { staleRequest } from '../rotation-engine';
 import { approvedRequest, holdForApproval, raisedGate, RENEWAL_ACTIONS, riskFacts } from '../governance';
 
 
@@ -27,7 +28,8 @@ export async function gate(event: CloudEvent, ctx: StageContext): Promise<CloudE
   assertOwnCertificate(ctx, request.certificateId);
   const subject = `certificate ${request.certificateId} (${request.reason})`;
   const managed = tenant.managedCertificates!.find((m) => m.id === request.certificateId)!;
-  const risks = gateRisks(riskFacts(tenant, managed, await ctx.deps.store.getManagedState(ctx.tenantId, managed.id), request.currentFingerprint), tenant.policy?.risk);
+  const state = await ctx.deps.store.getManagedState(ctx.tenantId, managed.id);
+  const risks = gateRisks(riskFacts(tenant, managed, state, request.currentFingerprint), tenant.policy?.risk);
   const decisions: GateDecision[] = [];
   for (const action of RENEWAL_ACTIONS) {
     const raised = await raisedGate(ctx.deps, ctx.tenantId, action);
@@ -35,6 +37,14 @@ export async function gate(event: CloudEvent, ctx: StageContext): Promise<CloudE
   }
   const decision = decisions.reduce((a, b) => (levelRank(b.level) > levelRank(a.level) ? b : a));
   const gated: GatedRenewal = { ...request, decision };
+  // A stale request (observed before certops deployed the current certificate) would be skipped by
+  // rotate: nobody is asked to approve replacing a certificate that is no longer there.
+  const stale = decision.outcome === 'await-approval' && state ? staleRequest(state, { fromFingerprint: request.currentFingerprint, observedAt: request.observedAt }) : null;
+  if (stale) {
+    ctx.log.info({ certificateId: request.certificateId, stale }, 'renewal request rests on a stale observation; not asking for approval');
+    await underClaim(ctx.deps.store, ctx.tenantId, `gate:${request.sweepId}:${request.certificateId}`, () => ctx.audit('gate.decided', { certificateId: request.certificateId, sweepId: request.sweepId, ...decision, stale }));
+    return [];
+  }
   const standing = decision.outcome === 'await-approval' ? await holdForApproval({ deps: ctx.deps, tenant, audit: ctx.audit, log: ctx.log }, gated, heldRequest(ctx, gated)) : null;
   const approval = standing && { id: standing.approval.approvalId, standing: standing.kind, requestedAt: standing.approval.requestedAt };
   const recorded = await underClaim(ctx.deps.store, ctx.tenantId, `gate:${request.sweepId}:${request.certificateId}`, async () => {
