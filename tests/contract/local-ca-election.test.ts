@@ -28,10 +28,10 @@ afterEach(() => {
 });
 
 /** What one process builds: its own connection to the shared database, key store, claims, issuer. */
-function aProcess(): LocalCaIssuer {
+function aProcess(electionWaitMs?: number): LocalCaIssuer {
   const db = openDatabase(path.join(dir, 'certops.db'));
   opened.push(db);
-  return new LocalCaIssuer({ keyStore: new SqliteKeyStore(db, MASTER_KEY), clock: systemClock, claims: new SqliteCertificateStore(db) });
+  return new LocalCaIssuer({ keyStore: new SqliteKeyStore(db, MASTER_KEY), clock: systemClock, claims: new SqliteCertificateStore(db), electionWaitMs });
 }
 
 it('When three processes ask for a new tenant\'s CA at the same moment, then one CA is created and all three sign under it', async () => {
@@ -45,4 +45,13 @@ it('When three processes ask for a new tenant\'s CA at the same moment, then one
     const issued = await p.issue({ tenantId: 'contoso', certificateId: 'web', commonName: 'www.contoso.test', dnsNames: ['www.contoso.test'], ipAddresses: [], keyType: 'ec-p256', validityDays: 30 });
     expect(new X509Certificate(issued.certificatePem).verify(new X509Certificate(stored).publicKey)).toBe(true);
   }
+});
+
+it('When the process that won the election died before storing the CA, then the others wait, then elect again and one creates it', async () => {
+  const db = openDatabase(path.join(dir, 'certops.db'));
+  opened.push(db);
+  expect(await new SqliteCertificateStore(db).claim('contoso', 'create:local-ca:0')).toBe(true); // the winner that died
+  const processes = [aProcess(200), aProcess(200)];
+  const anchors = await Promise.all(processes.map((p) => p.trustAnchorsPem('contoso')));
+  expect(new Set(anchors.map(([pem]) => new X509Certificate(pem).fingerprint256)).size).toBe(1);
 });

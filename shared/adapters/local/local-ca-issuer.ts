@@ -59,16 +59,20 @@ interface CaMaterial {
   notAfter: Date;
 }
 
-/** The store's atomic claims (CertificateStore.claim / releaseClaim), for the cross-process CA election. */
+/** The store's atomic claims (CertificateStore.claim), for the cross-process CA election. */
 export interface CaCreationClaims {
   claim(tenantId: string, key: string): Promise<boolean>;
-  releaseClaim(tenantId: string, key: string): Promise<void>;
 }
 
 /** How long a loser of the CA election waits for the winner to store the CA (creating one takes milliseconds). */
 const CA_ELECTION_WAIT_MS = 10_000;
 const CA_ELECTION_POLL_MS = 50;
-const CA_CREATION_CLAIM = 'create:local-ca';
+/**
+ * Each round of the election has its own claim, never given back: a round whose winner died is
+ * followed by the next round, and no late waiter can free a claim another process has just won.
+ */
+const CA_ELECTION_ROUNDS = 3;
+const caCreationClaim = (round: number) => `create:local-ca:${round}`;
 
 export interface LocalCaIssuerOptions {
   keyStore: KeyStore;
@@ -166,10 +170,10 @@ export class LocalCaIssuer implements Issuer {
    */
   private async loadOrCreate(tenantId: string): Promise<CaMaterial> {
     const claims = this.options.claims;
-    for (let election = 0; election < 2; election++) {
+    for (let round = 0; round < CA_ELECTION_ROUNDS; round++) {
       const stored = await this.load(tenantId);
       if (stored) return stored;
-      if (!claims || (await claims.claim(tenantId, CA_CREATION_CLAIM))) {
+      if (!claims || (await claims.claim(tenantId, caCreationClaim(round)))) {
         await this.create(tenantId);
         return (await this.load(tenantId))!; // what is stored is the CA, whoever wrote last
       }
@@ -179,7 +183,7 @@ export class LocalCaIssuer implements Issuer {
         const created = await this.load(tenantId);
         if (created) return created;
       }
-      await claims.releaseClaim(tenantId, CA_CREATION_CLAIM); // the winner never stored it: elect again
+      // The winner never stored it (it died between its claim and its writes): the next round.
     }
     throw new NeedsHumanError(`local CA of tenant ${tenantId}: no process managed to create it; check the key store`);
   }
