@@ -43,13 +43,21 @@ type CheckingDeps = Pick<PipelineDeps, 'audit' | 'auditSigner' | 'auditHeads'>;
 /** Signs every tenant's head that moved since its latest signing; returns the heads appended. */
 export async function signAuditHeads(deps: SigningDeps): Promise<SignedHead[]> {
   const signed: SignedHead[] = [];
+  const failed: string[] = [];
   for (const tenantId of await deps.audit.tenants()) {
-    const tip = await deps.audit.tip(tenantId); // the tip only: signing must not read whole chains every sweep
-    if (!tip) continue;
-    const latest = await deps.auditHeads.latest(tenantId);
-    if (latest && latest.seq >= tip.seq) continue;
-    signed.push(await appendHead(deps, tenantId, tip));
+    // One tenant's failure (an append lost too often, a store hiccup) must not leave the others unsigned.
+    try {
+      const tip = await deps.audit.tip(tenantId); // the tip only: signing must not read whole chains every sweep
+      if (!tip) continue;
+      const latest = await deps.auditHeads.latest(tenantId);
+      if (latest && latest.seq >= tip.seq) continue;
+      signed.push(await appendHead(deps, tenantId, tip));
+    } catch (err) {
+      failed.push(`${tenantId}: ${errorMessage(err)}`);
+    }
   }
+  // The others are signed; the run still fails loudly, and the next one signs what is missing.
+  if (failed.length > 0) throw new RetryableError(`signing the audit heads of ${failed.length} tenant(s) failed (${failed.join('; ')}); ${signed.length} signed`);
   return signed;
 }
 

@@ -89,3 +89,12 @@ it('When the signing key does not exist, then opening the signer says the Pulumi
   await expect(KeyVaultHeadSigner.open(clients, 'no-such-key')).rejects.toThrow(ConfigError);
   await expect(KeyVaultHeadSigner.open(clients, 'no-such-key')).rejects.toThrow(/does not exist: the Pulumi program/);
 });
+
+it('When a head names a version of this key that the vault does not have (deleted, or made up), then it does not verify rather than failing the whole check', async () => {
+  await aSigningKey('audit-head-gone');
+  const signer = await KeyVaultHeadSigner.open(clients, 'audit-head-gone');
+  const payload = signedHeadPayload(aHead(signer.keyId));
+  const signature = await signer.sign(payload);
+  const missingVersion = signer.keyId.replace(/[^/]+$/, '0'.repeat(32));
+  expect(await signer.verify(payload, signature, missingVersion)).toBe(false);
+});

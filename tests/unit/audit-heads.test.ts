@@ -57,6 +57,15 @@ describe('signAuditHeads', () => {
     expect(await signAuditHeads(deps)).toEqual([]);
     expect(await verifyTenantAudit(deps, 'contoso')).toMatchObject({ ok: false, problem: 'truncated', seq: 3, message: expect.stringMatching(/^record 3 of tenant contoso is missing/) });
   });
+  it("When one tenant's head cannot be signed, then the other tenants' heads are signed all the same and the run says which failed", async () => {
+    await append('contoso', 1);
+    await append('fabrikam', 1);
+    const failing = { ...deps, audit: Object.assign(Object.create(deps.audit) as AuditLog, { tip: async (tenant: string) => (tenant === 'contoso' ? Promise.reject(new Error('disk I/O error')) : deps.audit.tip(tenant)) }) };
+
+    await expect(signAuditHeads(failing)).rejects.toThrow(/signing the audit heads of 1 tenant\(s\) failed \(contoso: disk I\/O error\); 1 signed/);
+    expect((await deps.auditHeads.latest('fabrikam'))?.seq).toBe(1);
+    expect(await deps.auditHeads.latest('contoso')).toBeNull();
+  });
 });
 
 describe('verifyTenantAudit', () => {

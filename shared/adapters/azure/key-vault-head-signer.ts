@@ -16,6 +16,7 @@ import { CryptographyClient, KeyClient, parseKeyVaultKeyIdentifier, type KeyClie
 import { ConfigError } from '../../domain/errors';
 import type { HeadSigner } from '../../ports/audit-head-log';
 import { KEY_VAULT_API_VERSION } from './key-vault-clients';
+import { isNotFound } from './key-vault-errors';
 
 /** The signing key's name in the platform vault (infra/key-vault.ts creates it). */
 export const AUDIT_HEAD_KEY_NAME = 'audit-head-signing';
@@ -106,6 +107,8 @@ export class KeyVaultHeadSigner implements HeadSigner {
       found =
         named && named.vaultUrl === ours.vaultUrl && named.name === ours.name && named.version
           ? this.clients.keys.getKey(named.name, { version: named.version }).then(publicKeyOf, (err: unknown) => {
+              // A version the vault does not have (deleted, or never ours): the head does not verify.
+              if (isNotFound(err)) return null;
               this.publicKeys.delete(keyId); // a transient failure is not remembered
               throw err;
             })
