@@ -12,6 +12,7 @@
  * Clients are injectable: tests point them at the stand-ins (the Cosmos test server, the AMQP
  * broker, the Key Vault stub) with a fake credential; production builds them from settings.
  */
+import { configuredSecretVariables } from './domain/secret-variables';
 import { randomBytes } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import type { CosmosClient, Container } from '@azure/cosmos';
@@ -131,7 +132,7 @@ export async function createAzureRuntime(config: CertopsConfig, settings: AzureS
 
   const tenants = new ConfigTenantDirectory(config.tenants);
   const { issuers, close: closeIssuers } = buildIssuers({ tenants, keyStore, journal: new CosmosAcmeOrderJournal(state), claims: store, clock, env, logger });
-  const deployers: Deployer[] = [new KeyVaultDeployer({ clientsFor: keyVault, clock }), new FilesDeployer({ logger })];
+  const deployers: Deployer[] = [new KeyVaultDeployer({ clientsFor: keyVault, clock }), new FilesDeployer({ logger, secretNames: configuredSecretVariables(config) })];
 
   const deps: PipelineDeps = {
     ...commonDeps(config, { clock, logger, tenants, issuers, resolver: options.resolver, rotation: options.rotation }),

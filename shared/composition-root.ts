@@ -8,6 +8,7 @@
  * Only certops' user may read the data directory (0700) and its files (0600). The Azure composition
  * (composition-azure.ts) plugs the Azure adapters into the same PipelineDeps.
  */
+import { configuredSecretVariables } from './domain/secret-variables';
 import { chmodSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
@@ -114,7 +115,7 @@ export function createEmbeddedRuntime(config: CertopsConfig, options: EmbeddedOp
     ...commonDeps(config, { clock, logger, tenants, issuers, resolver: options.resolver, rotation: options.rotation }),
     store,
     audit,
-    deployer: new RoutingDeployer([new FilesDeployer({ logger }), ...(options.deployers ?? [])]),
+    deployer: new RoutingDeployer([new FilesDeployer({ logger, secretNames: configuredSecretVariables(config) }), ...(options.deployers ?? [])]),
     keys: keyStore,
     governance: new SqliteGovernanceStore(db),
     auditSigner: headSignerFrom(masterKey),

@@ -15,6 +15,7 @@
  *   parent → { kind: 'acme-run', method: 'certops' | 'bare', directoryUrl, tlsCaPem, httpPort, names, tenants, concurrency }
  *   child  → { kind: 'acme-ran', ok, wallMs, failures }
  */
+import { childEnvironment } from '../../shared/adapters/local/child-environment';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -235,7 +236,7 @@ class LegoRunner {
 
   private exec(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
     return new Promise((resolve) => {
-      const child = spawn('lego', args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn('lego', args, { env: childEnvironment(process.env, [], { set: env, child: 'lego' }), stdio: ['ignore', 'pipe', 'pipe'] });
       this.live.add(child);
       let stdout = '';
       let stderr = '';

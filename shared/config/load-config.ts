@@ -247,8 +247,7 @@ function reloadEnvErrors(at: string, managed: unknown[], secretNames: ReadonlySe
   const errors: string[] = [];
   managed.forEach((m, j) => {
     const record = asRecord(m);
-    const targets = Array.isArray(record?.targets) ? record!.targets : asRecord(record?.target) ? [record!.target] : [];
-    const where = Array.isArray(record?.targets) ? (k: number) => `targets[${k}]` : () => 'target';
+    const { targets, where } = rawTargets(record);
     targets.forEach((t, k) => {
       const env = asRecord(asRecord(t)?.reload)?.env;
       const named = Array.isArray(env) ? env.filter((n): n is string => typeof n === 'string' && secretNames.has(n)) : [];
@@ -270,7 +269,7 @@ function unverifiableErrors(at: string, managed: unknown[], endpoints: unknown[]
   managed.forEach((m, j) => {
     const record = asRecord(m);
     if (typeof record?.id !== 'string') return;
-    const targets = Array.isArray(record.targets) ? record.targets : asRecord(record.target) ? [record.target] : [];
+    const { targets } = rawTargets(record);
     if (targets.length === 0) return; // the schema reports the missing target
     const served = endpoints.some((e) => asRecord(e)?.managed === record.id);
     const selfVerifying = targets.some((t) => SELF_VERIFYING_TARGET_TYPES.includes(asRecord(t)?.type as DeploymentTargetType));
@@ -289,8 +288,7 @@ function placementErrors(at: string, managed: unknown[], endpoints: unknown[]): 
   const errors: string[] = [];
   managed.forEach((m, j) => {
     const record = asRecord(m);
-    const targets = Array.isArray(record?.targets) ? record!.targets : asRecord(record?.target) ? [record!.target] : [];
-    const where = Array.isArray(record?.targets) ? (k: number) => `targets[${k}]` : () => 'target';
+    const { targets, where } = rawTargets(record);
     if (typeof record?.id !== 'string' || targets.length === 0) return;
     const served = new Set(
       endpoints
@@ -312,6 +310,12 @@ function placementErrors(at: string, managed: unknown[], endpoints: unknown[]): 
     });
   });
   return errors;
+}
+
+/** A raw managed certificate's targets (`targets`, or the one `target`) and how an error names the k-th. */
+function rawTargets(managed: Record<string, unknown> | undefined): { targets: unknown[]; where: (k: number) => string } {
+  if (Array.isArray(managed?.targets)) return { targets: managed.targets, where: (k) => `targets[${k}]` };
+  return { targets: asRecord(managed?.target) ? [managed!.target] : [], where: () => 'target' };
 }
 
 function asRecord(value: unknown): Record<string, unknown> | undefined {

@@ -81,10 +81,10 @@ export function hashAuditRecord(record: Omit<AuditRecord, 'hash'>, key?: Buffer)
  * The outcome of checking a chain: `count` records, or the first problem. The chain alone names
  * hash-mismatch, sequence-gap and broken-link; the checks against the signed heads
  * (pipeline/audit-heads.ts) add truncated (records missing at the end, or the whole chain),
- * head-signature, head-log (the head log's own chain is broken, or a line is malformed), witness (a
+ * head-log (the head log's own chain is broken, a signature does not verify, or a line is malformed), witness (a
  * head kept elsewhere disagrees) and unreadable (the audit could not be read at all).
  */
-export type AuditProblem = 'hash-mismatch' | 'broken-link' | 'sequence-gap' | 'truncated' | 'head-signature' | 'head-log' | 'witness' | 'unreadable';
+export type AuditProblem = 'hash-mismatch' | 'broken-link' | 'sequence-gap' | 'truncated' | 'head-log' | 'witness' | 'unreadable';
 
 export type AuditChainVerdict = { ok: true; count: number } | { ok: false; seq: number; problem: AuditProblem; message: string };
 
